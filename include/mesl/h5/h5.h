@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mesl/error.h"
@@ -19,6 +20,14 @@ namespace mesl::h5 {
 class H5Error : public MetricsError {
  public:
   using MetricsError::MetricsError;
+  H5Error(const std::string& message, std::string reason) : MetricsError(message), reason_(std::move(reason)) {}
+  // What went wrong, without the call and the file path: the C library's explanation ("No such file or
+  // directory") or mesl's own finding ("table '/steps' holds columns ..."), so that a caller can rephrase the
+  // error for its user (RunWriter: "cannot write metrics file PATH: REASON").
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
 };
 
 // Owns one hid_t and closes it with the right H5*close function.
@@ -84,6 +93,9 @@ class Node {
 class Group : public Node {
  public:
   using Node::Node;
+
+ private:
+  friend class Node;  // Node::group() and create_group() construct groups through the protected constructor
 };
 
 class File : public Node {

@@ -78,7 +78,7 @@ class RunWriter {
 
   void append_step(const StepRow& row);
   void append_epoch(const EpochRow& row);                          // also flushes the file
-  void set_message_totals(const std::vector<MessageTotal>& totals);  // replaces /messages
+  void set_message_totals(const std::vector<MessageTotal>& totals);  // replaces /messages at the next flush
   void flush();
   int64_t steps() const;
   int64_t epochs() const;

@@ -1,0 +1,361 @@
+// Fast CPU kernels for the sparse methods: ms (mask-encoded sparsification), sp (top-k) and rt (randomized top-k).
+// Encoding: one radix select (internal/select.h), then one fused pass per byte-aligned chunk that decides each
+// element, quantizes or keeps it, packs its code and gathers kept values. Decoding: one pass that counts reserved
+// codes per chunk (so each chunk knows where its kept values start, and a lying body is refused), then one pass
+// that writes the output.
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <vector>
+
+#include "internal/bits.h"
+#include "internal/kernels.h"
+#include "internal/rng.h"
+#include "internal/select.h"
+#include "mesl/error.h"
+
+namespace mesl::codec::detail {
+namespace {
+
+// The ms mask: b bits per element; in signed mode the top bit is the sign and the other b - 1 bits the magnitude.
+// L = the number of magnitude levels; the all-ones code marks a kept position.
+struct Mask {
+  int bits = 2;
+  bool is_signed = false;
+  bool floor_rounding = false;
+  uint32_t levels() const { return is_signed ? (1u << (bits - 1)) - 1 : (1u << bits) - 1; }
+  uint32_t reserved() const { return (1u << bits) - 1; }
+  uint32_t sign_bit() const { return is_signed ? 1u << (bits - 1) : 0; }
+};
+
+// Kept-ness, element by element, for a range that shares one threshold and owns `ties` of its ties.
+class KeepTest {
+ public:
+  KeepTest(const Threshold& th, int64_t ties) : key_(th.key), all_(th.all), ties_(ties) {}
+  bool operator()(uint32_t key) {
+    if (all_ || key > key_) return true;
+    if (key == key_ && ties_ > 0) {
+      --ties_;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  uint32_t key_;
+  bool all_;
+  int64_t ties_;
+};
+
+// The magnitude code of a non-kept element: round or floor of |x| * L / t, clamped to [0, L - 1]; 0 when t == 0.
+inline uint32_t magnitude_code(float magnitude, float t, const Mask& m) {
+  if (!(t > 0.0f)) return 0;
+  const uint32_t levels = m.levels();
+  const auto levels_f = static_cast<float>(levels);
+  const float q = (magnitude * levels_f) / t;
+  const float r = m.floor_rounding ? std::floor(q) : std::nearbyint(q);
+  return r >= levels_f - 1.0f ? levels - 1 : static_cast<uint32_t>(r);
+}
+
+// The smallest kept magnitude: the threshold itself (it is always kept when 0 < k < n).
+inline float threshold_value(const Threshold& th, int64_t k) {
+  return (k == 0 || th.all) ? 0.0f : bits_float(th.key);
+}
+
+template <int B>
+void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, float t, const Mask& m,
+                     CodeWriter<B>& codes, uint8_t* kept) {
+  const uint32_t reserved = m.reserved(), sign_bit = m.sign_bit();
+  for (int64_t i = begin; i < end; ++i) {
+    const float v = x[i];
+    const uint32_t u = float_bits(v), key = u & 0x7FFFFFFFu;
+    if (keep(key)) {
+      store_f32(kept, v);
+      kept += 4;
+      codes.put(reserved);
+      continue;
+    }
+    uint32_t code = magnitude_code(bits_float(key), t, m);
+    if ((u >> 31) && key != 0) code |= sign_bit;
+    codes.put(code);
+  }
+}
+
+// Where sp and rt put what they select: a 1-bit stream or uint32 indices, and the values.
+struct Emitter {
+  bool kv = false;
+  CodeWriter<1>* bitmap = nullptr;
+  uint8_t* indices = nullptr;
+  uint8_t* values = nullptr;
+  void put(int64_t i, float v, bool selected) {
+    if (bitmap) bitmap->put(selected ? 1u : 0u);
+    if (!selected) return;
+    if (kv) {
+      store_u32(indices, static_cast<uint32_t>(i));
+      indices += 4;
+    }
+    store_f32(values, v);
+    values += 4;
+  }
+};
+
+// Calls f(row_begin, row_end) over row blocks, in parallel when that is worth it and allowed.
+template <typename F>
+void for_rows(int64_t rows, int64_t row_elements, int threads, bool parallel_ok, F&& f) {
+  if (!parallel_ok || threads == 1 || rows <= 1) {
+    f(int64_t{0}, rows);
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(row_elements, 1));
+  at::parallel_for(0, rows, grain, f);
+}
+
+void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
+  Header& h = job.header;
+  const Layout& l = job.layout;
+  Selection s = select_top_k(x, h.d, h.k, make_chunks(h.d, job.threads));
+  h.is_signed = decide_sign(job, s.flags.negative, s.flags.nonfinite);
+  const auto nchunks = static_cast<int64_t>(s.chunks.size());
+  uint8_t* codes = body;
+  uint8_t* index_base = body + l.codes_bytes;
+  uint8_t* values = body + l.codes_bytes + l.index_bytes;
+
+  if (h.method == Method::ms) {
+    const Mask m{h.bits, h.is_signed, h.floor_rounding};
+    const float t = threshold_value(s.threshold, h.k);
+    dispatch_bits(h.bits, [&](auto bits) {
+      constexpr int B = decltype(bits)::value;
+      if constexpr (B <= 8) {
+        for_each_chunk(nchunks, [&](int64_t c) {
+          const Chunk& ch = s.chunks[c];
+          CodeWriter<B> w(codes + ch.begin * B / 8, ch.end - ch.begin);
+          ms_encode_range<B>(x, ch.begin, ch.end, KeepTest(s.threshold, ch.ties), t, m, w,
+                             values + 4 * ch.kept_before);
+          w.finish();
+        });
+      }
+    });
+    return;
+  }
+
+  // sp and rt: the top-k set, or (rt in training) k positions drawn around it.
+  const bool random = h.method == Method::rt && job.training;
+  RtChoice choice;
+  if (random) {
+    Rng rng(job.seed, job.draw, 0);
+    choice = rt_choose(h.d, h.k, job.alpha, rng);
+  }
+  for_each_chunk(nchunks, [&](int64_t c) {
+    const Chunk& ch = s.chunks[c];
+    int64_t out_before = ch.kept_before;
+    int64_t top_rank = ch.kept_before, rest_rank = ch.begin - ch.kept_before;
+    if (random) out_before = choice.top.count_below(top_rank) + choice.rest.count_below(rest_rank);
+    CodeWriter<1> w(codes + ch.begin / 8, ch.end - ch.begin);
+    Emitter e{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * out_before, values + 4 * out_before};
+    KeepTest keep(s.threshold, ch.ties);
+    for (int64_t i = ch.begin; i < ch.end; ++i) {
+      const float v = x[i];
+      bool selected = keep(magnitude_key(v));
+      if (random) selected = selected ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++);
+      e.put(i, v, selected);
+    }
+    if (!h.kv_positions) w.finish();
+  });
+}
+
+void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
+  Header& h = job.header;
+  const Layout& l = job.layout;
+  const int64_t rows = l.units, n = l.unit_elements, k = h.k;
+  std::vector<Threshold> th(static_cast<size_t>(rows));
+  std::vector<ScanFlags> flags(static_cast<size_t>(rows));
+  for_rows(rows, n, job.threads, true, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) th[r] = select_row(x + r * n, n, k, flags[r]);
+  });
+  ScanFlags all;
+  for (const auto& f : flags) all.merge(f);
+  h.is_signed = decide_sign(job, all.negative, all.nonfinite);
+  uint8_t* codes = body;
+  uint8_t* index_base = body + l.codes_bytes;
+  uint8_t* values = body + l.codes_bytes + l.index_bytes;
+  // Rows whose codes start on a byte boundary can be written in parallel; otherwise one writer runs through all.
+  const int code_bits = h.method == Method::ms ? h.bits : 1;
+  const bool aligned = (n * code_bits) % 8 == 0;
+
+  if (h.method == Method::ms) {
+    const Mask m{h.bits, h.is_signed, h.floor_rounding};
+    dispatch_bits(h.bits, [&](auto bits) {
+      constexpr int B = decltype(bits)::value;
+      if constexpr (B <= 8) {
+        auto run = [&](int64_t b, int64_t e) {
+          CodeWriter<B> w(codes + b * n * B / 8, (e - b) * n);
+          for (int64_t r = b; r < e; ++r)
+            ms_encode_range<B>(x + r * n, 0, n, KeepTest(th[r], th[r].ties), threshold_value(th[r], k), m, w,
+                               values + 4 * r * k);
+          w.finish();
+        };
+        for_rows(rows, n, job.threads, aligned, run);
+      }
+    });
+    return;
+  }
+
+  const bool random = h.method == Method::rt && job.training;
+  auto run = [&](int64_t b, int64_t e) {
+    CodeWriter<1> w(codes + b * n / 8, (e - b) * n);
+    for (int64_t r = b; r < e; ++r) {
+      RtChoice choice;
+      if (random) {
+        Rng rng(job.seed, job.draw, static_cast<uint64_t>(r));
+        choice = rt_choose(n, k, job.alpha, rng);
+      }
+      Emitter em{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * r * k, values + 4 * r * k};
+      KeepTest keep(th[r], th[r].ties);
+      int64_t top_rank = 0, rest_rank = 0;
+      const float* row = x + r * n;
+      for (int64_t i = 0; i < n; ++i) {
+        bool selected = keep(magnitude_key(row[i]));
+        if (random) selected = selected ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++);
+        em.put(r * n + i, row[i], selected);
+      }
+    }
+    if (!h.kv_positions) w.finish();
+  };
+  for_rows(rows, n, job.threads, aligned || h.kv_positions, run);
+}
+
+// ---- decoding ------------------------------------------------------------------------------------------------
+
+// Kept values must be finite, and non-negative in an unsigned ms payload; t of a unit is its smallest magnitude.
+void check_kept(const Header& h, const uint8_t* values, int64_t count) {
+  const bool nonneg = h.method == Method::ms && !h.is_signed;
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = load_f32(values + 4 * i);
+    if (!std::isfinite(v)) refuse_body("a kept value is NaN or Inf");
+    if (nonneg && v < 0.0f) refuse_body("a kept value is negative in an unsigned ms payload");
+  }
+}
+
+float min_magnitude(const uint8_t* values, int64_t count) {
+  if (count == 0) return 0.0f;
+  float t = std::fabs(load_f32(values));
+  for (int64_t i = 1; i < count; ++i) t = std::min(t, std::fabs(load_f32(values + 4 * i)));
+  return t;
+}
+
+// Counts reserved codes in [0, n) of a stream; refuses codes that no encoder writes.
+template <int B>
+int64_t count_reserved(CodeReader<B>& r, int64_t n, const Mask& m) {
+  const uint32_t reserved = m.reserved(), invalid = m.is_signed ? m.levels() : reserved + 1;  // sign 0, magnitude L
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t c = r.get();
+    count += c == reserved;
+    if (c == invalid) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+  }
+  return count;
+}
+
+template <int B>
+void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
+  const uint32_t reserved = m.reserved(), sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
+  const auto levels_f = static_cast<float>(m.levels());
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t c = r.get();
+    if (c == reserved) {
+      out[i] = load_f32(kept);
+      kept += 4;
+      continue;
+    }
+    const float v = (static_cast<float>(c & mag_mask) * t) / levels_f;
+    out[i] = (c & sign_bit) ? -v : v;
+  }
+}
+
+void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float* out, int threads) {
+  // ms codes, or the sp/rt bitmap read as a 1-bit unsigned mask (code 1 = kept, code 0 = zero with t = 0).
+  const bool ms = h.method == Method::ms;
+  const Mask m{ms ? h.bits : 1, ms && h.is_signed, false};
+  const uint8_t* codes = body;
+  const uint8_t* values = body + l.codes_bytes;
+  const int64_t n = l.unit_elements;
+  dispatch_bits(m.bits, [&](auto bits) {
+    constexpr int B = decltype(bits)::value;
+    if constexpr (B <= 8) {
+      if (!h.sample_scope) {
+        const float t = ms ? min_magnitude(values, l.kept) : 0.0f;
+        auto chunks = make_chunks(h.d, threads);
+        const auto nc = static_cast<int64_t>(chunks.size());
+        std::vector<int64_t> reserved(static_cast<size_t>(nc));
+        for_each_chunk(nc, [&](int64_t c) {
+          CodeReader<B> r(codes + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
+          reserved[c] = count_reserved<B>(r, chunks[c].end - chunks[c].begin, m);
+        });
+        int64_t before = 0;
+        for (int64_t c = 0; c < nc; ++c) {
+          chunks[c].kept_before = before;
+          before += reserved[c];
+        }
+        if (before != l.kept)
+          refuse_body(::mesl::detail::concat("the mask marks ", before, " kept positions but the header says ", l.kept));
+        for_each_chunk(nc, [&](int64_t c) {
+          CodeReader<B> r(codes + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
+          const uint8_t* kept = values + 4 * chunks[c].kept_before;
+          ms_decode_range<B>(r, chunks[c].end - chunks[c].begin, t, m, kept, out + chunks[c].begin);
+        });
+        return;
+      }
+      // Sample scope: every row must mark exactly k positions; t is per row.
+      const bool aligned = (n * B) % 8 == 0;
+      auto run = [&](int64_t b, int64_t e) {
+        CodeReader<B> counter(codes + b * n * B / 8, (e - b) * n);
+        for (int64_t r = b; r < e; ++r) {
+          const int64_t got = count_reserved<B>(counter, n, m);
+          if (got != h.k)
+            refuse_body(::mesl::detail::concat("row ", r, " marks ", got, " kept positions but the header says ", h.k));
+        }
+        CodeReader<B> reader(codes + b * n * B / 8, (e - b) * n);
+        for (int64_t r = b; r < e; ++r) {
+          const uint8_t* kept = values + 4 * r * h.k;
+          const float t = ms ? min_magnitude(kept, h.k) : 0.0f;
+          ms_decode_range<B>(reader, n, t, m, kept, out + r * n);
+        }
+      };
+      for_rows(l.units, n, threads, aligned, run);
+    }
+  });
+}
+
+void decode_kv(const Header& h, const Layout& l, const uint8_t* body, float* out) {
+  std::fill(out, out + h.d, 0.0f);
+  const uint8_t* indices = body;
+  const uint8_t* values = body + l.index_bytes;
+  const int64_t n = l.unit_elements;
+  int64_t previous = -1;
+  for (int64_t i = 0; i < l.kept; ++i) {
+    const auto at = static_cast<int64_t>(load_u32(indices + 4 * i));
+    if (at <= previous || at >= h.d) refuse_body("kv indices are not strictly increasing positions inside the tensor");
+    if (h.sample_scope && at / n != i / h.k) refuse_body("a kv index lies outside its sample row");
+    out[at] = load_f32(values + 4 * i);
+    previous = at;
+  }
+}
+
+}  // namespace
+
+void fast_encode_sparse(EncodeJob& job, const float* x, uint8_t* body) {
+  if (job.header.sample_scope)
+    encode_sample(job, x, body);
+  else
+    encode_batch(job, x, body);
+}
+
+void fast_decode_sparse(const Header& h, const Layout& l, const uint8_t* body, float* out, int threads) {
+  check_kept(h, body + l.codes_bytes + l.index_bytes, l.kept);
+  if (h.kv_positions)
+    decode_kv(h, l, body, out);
+  else
+    decode_masked(h, l, body, out, threads);
+}
+
+}  // namespace mesl::codec::detail

@@ -1,0 +1,58 @@
+// Randomized top-k's draw (internal/rng.h).
+#include "internal/rng.h"
+
+namespace mesl::codec::detail {
+namespace {
+
+// Floyd's algorithm: `count` distinct ranks of [0, n), uniformly, as a bitmap.
+RankSet sample_distinct(int64_t n, int64_t count, Rng& rng) {
+  RankSet set;
+  set.words.assign(static_cast<size_t>((n + 63) / 64), 0);
+  for (int64_t j = n - count; j < n; ++j) {
+    auto t = static_cast<int64_t>(rng.below(static_cast<uint64_t>(j + 1)));
+    if (set.has(t)) t = j;
+    set.words[static_cast<size_t>(t >> 6)] |= uint64_t{1} << (t & 63);
+  }
+  return set;
+}
+
+}  // namespace
+
+int64_t RankSet::count_below(int64_t r) const {
+  int64_t n = 0;
+  const int64_t full = r >> 6;
+  for (int64_t w = 0; w < full; ++w) n += __builtin_popcountll(words[static_cast<size_t>(w)]);
+  if (r & 63) n += __builtin_popcountll(words[static_cast<size_t>(full)] & ((uint64_t{1} << (r & 63)) - 1));
+  return n;
+}
+
+RtChoice rt_choose(int64_t d, int64_t k, double alpha, Rng& rng) {
+  // Drawing without replacement from two classes of equal-weight positions: which class each draw comes from
+  // follows the remaining masses; within a class every position is equally likely, so the set drawn from each
+  // class is a uniform subset of the size the class draws gave.
+  const int64_t rest = d - k;
+  const double w_top = k > 0 ? (1.0 - alpha) / static_cast<double>(k) : 0.0;
+  const double w_rest = rest > 0 ? alpha / static_cast<double>(rest) : 0.0;
+  int64_t m_top = k, m_rest = rest, from_top = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    bool top;
+    if (m_rest == 0) top = true;
+    else if (m_top == 0) top = false;
+    else {
+      const double a = static_cast<double>(m_top) * w_top, b = static_cast<double>(m_rest) * w_rest;
+      top = a + b > 0 ? rng.uniform() * (a + b) < a : true;
+    }
+    if (top) {
+      ++from_top;
+      --m_top;
+    } else {
+      --m_rest;
+    }
+  }
+  RtChoice choice;
+  choice.top = sample_distinct(k, from_top, rng);
+  choice.rest = sample_distinct(rest, k - from_top, rng);
+  return choice;
+}
+
+}  // namespace mesl::codec::detail

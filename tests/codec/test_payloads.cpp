@@ -1,0 +1,150 @@
+// The decoder against malformed payloads: every truncation, every flipped header byte, oversized payloads,
+// impossible headers and corrupted bodies give a clean PayloadError (or, for a body corruption that breaks no
+// rule, a tensor of the right shape), never a crash or an out-of-bounds access (the sanitizer build checks that).
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "codec_test_util.h"
+#include "mesl/codec/codec.h"
+#include "mesl/codec/wire.h"
+#include "mesl/error.h"
+
+using namespace mesl::codec;
+using mesl::codec::test::make_input;
+
+namespace {
+
+// One valid payload of every method and variant.
+std::vector<std::vector<uint8_t>> valid_payloads() {
+  const at::Tensor relu = make_input({3, 4, 5}, "relu", 91);
+  const at::Tensor normal = make_input({3, 4, 5}, "normal", 92);
+  std::vector<std::vector<uint8_t>> out;
+  for (Method m : {Method::identity, Method::fp16, Method::bf16}) out.push_back(Codec(CodecOptions(m)).encode(normal));
+  out.push_back(Codec(CodecOptions(Method::qu).bits(3)).encode(normal));
+  out.push_back(Codec(CodecOptions(Method::qu).bits(13)).encode(normal));
+  for (Method m : {Method::sp, Method::rt})
+    for (Positions p : {Positions::bitmap, Positions::kv})
+      for (Scope s : {Scope::batch, Scope::sample})
+        out.push_back(Codec(CodecOptions(m).keep(0.2).positions(p).scope(s)).encode(normal));
+  for (Scope s : {Scope::batch, Scope::sample}) {
+    out.push_back(Codec(CodecOptions(Method::ms).keep(0.2).bits(2).scope(s)).encode(relu));
+    out.push_back(Codec(CodecOptions(Method::ms).keep(0.2).bits(3).scope(s).sign(Sign::signed_values)).encode(normal));
+    out.push_back(Codec(CodecOptions(Method::ms).keep(0.1).bits(7).scope(s)).encode(relu));
+  }
+  return out;
+}
+
+void expect_refused(const std::vector<uint8_t>& bytes) {
+  for (Impl impl : {Impl::fast, Impl::reference}) {
+    CHECK_THROWS_AS(decode(bytes, DecodeOptions().impl(impl)), mesl::PayloadError);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every truncation of a valid payload is refused") {
+  for (const auto& payload : valid_payloads()) {
+    CHECK_NOTHROW(decode(payload));
+    for (size_t n = 0; n < payload.size(); ++n) {
+      CAPTURE(n);
+      std::vector<uint8_t> cut(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(n));
+      CHECK_THROWS_AS(decode(cut), mesl::PayloadError);
+    }
+  }
+}
+
+TEST_CASE("oversized payloads are refused") {
+  for (auto payload : valid_payloads()) {
+    payload.push_back(0);
+    expect_refused(payload);
+  }
+}
+
+TEST_CASE("every flipped header byte is refused (the header carries a CRC-32)") {
+  for (const auto& payload : valid_payloads()) {
+    const Header h = read_header(payload.data(), payload.size());
+    for (size_t i = 0; i < header_bytes(h); ++i) {
+      for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xFF}}) {
+        auto bad = payload;
+        bad[i] ^= flip;
+        CAPTURE(i);
+        CHECK_THROWS_AS(decode(bad), mesl::PayloadError);
+      }
+    }
+  }
+}
+
+TEST_CASE("impossible headers with a valid checksum are refused with a reason") {
+  const at::Tensor x = make_input({4, 8}, "relu", 93);
+  const auto good = Codec(CodecOptions(Method::ms).k(3).bits(2)).encode(x);
+  const Header base = read_header(good.data(), good.size());
+  // Re-serialise a modified header (with a fresh checksum) in front of the original body.
+  auto forge = [&](auto&& edit) {
+    Header h = base;
+    edit(h);
+    std::vector<uint8_t> out(header_bytes(h));
+    write_header(h, out.data());
+    out.insert(out.end(), good.begin() + static_cast<std::ptrdiff_t>(header_bytes(base)), good.end());
+    return out;
+  };
+  auto reason = [](const std::vector<uint8_t>& bytes) {
+    try {
+      decode(bytes);
+    } catch (const mesl::PayloadError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(reason(forge([](Header& h) { h.k = 33; })).find("larger than") != std::string::npos);
+  CHECK(reason(forge([](Header& h) { h.bits = 9; })).find("outside 1..8") != std::string::npos);
+  CHECK(reason(forge([](Header& h) { h.bits = 0; })).find("outside 1..8") != std::string::npos);
+  CHECK(reason(forge([](Header& h) { h.shape = {4, 9}; })).find("product") != std::string::npos);
+  CHECK(reason(forge([](Header& h) { h.d = 40; h.shape = {4, 10}; })).find("bytes") != std::string::npos);
+  CHECK(reason(forge([](Header& h) { h.k = 4; })).find("describes") != std::string::npos);  // body size changes
+  CHECK(reason(forge([](Header& h) { h.d = int64_t{1} << 40; h.shape = {int64_t{1} << 40}; })).find("limit") !=
+        std::string::npos);
+  // More reserved codes than kept values: claim 2 kept values and drop one from the body.
+  auto fewer = forge([](Header& h) { h.k = 2; });
+  fewer.resize(fewer.size() - 4);
+  CHECK(reason(fewer).find("marks 3 kept positions") != std::string::npos);
+  CHECK(reason(std::vector<uint8_t>{'N', 'O', 'P', 'E'}).find("truncated") != std::string::npos);
+  std::vector<uint8_t> bad_magic = good;
+  bad_magic[0] = 'X';
+  CHECK(reason(bad_magic).find("magic") != std::string::npos);
+  std::vector<uint8_t> future = forge([](Header&) {});
+  future[4] = 2;  // version 2, then fix the checksum
+  const size_t crc_at = header_bytes(base) - 4;
+  const uint32_t crc = crc32(future.data(), crc_at);
+  std::memcpy(future.data() + crc_at, &crc, 4);
+  CHECK(reason(future).find("version 2") != std::string::npos);
+}
+
+TEST_CASE("random corruption of payload bodies never crashes") {
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  int refused = 0, decoded = 0;
+  for (const auto& payload : valid_payloads()) {
+    const Header h = read_header(payload.data(), payload.size());
+    const size_t start = header_bytes(h);
+    if (payload.size() == start) continue;
+    for (int trial = 0; trial < 60; ++trial) {
+      auto bad = payload;
+      for (int flips = 0; flips < 1 + trial % 3; ++flips) bad[start + next() % (bad.size() - start)] ^= 1u << (next() % 8);
+      for (Impl impl : {Impl::fast, Impl::reference}) {
+        try {
+          const at::Tensor x = decode(bad, DecodeOptions().impl(impl));
+          CHECK(x.numel() == h.d);
+          ++decoded;
+        } catch (const mesl::PayloadError&) {
+          ++refused;
+        }
+      }
+    }
+  }
+  CHECK(refused > 0);
+  CHECK(decoded > 0);
+}

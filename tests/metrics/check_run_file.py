@@ -1,0 +1,71 @@
+"""Reads the file written by metrics_sample_run with h5py, as users and analysis/ do, and checks its layout.
+
+Usage: /usr/bin/python3 check_run_file.py PATH (exits non-zero with a message on the first mismatch)."""
+import json
+import re
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+
+STEP_COLUMNS = ["step", "epoch", "round", "client", "batch_size", "loss", "fwd_bytes", "bwd_bytes", "encode_s",
+                "decode_s", "compute_s", "comm_s", "rel_error"]
+EPOCH_COLUMNS = ["epoch", "train_loss", "test_acc1", "test_acc5", "fwd_bytes", "bwd_bytes", "model_bytes",
+                 "control_bytes", "wall_s", "link_s", "lr"]
+FLOAT_STEP_COLUMNS = {"loss", "encode_s", "decode_s", "compute_s", "comm_s", "rel_error"}
+INT_EPOCH_COLUMNS = {"epoch", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes"}
+
+
+def check(condition, what):
+    if not condition:
+        sys.exit("check_run_file.py: " + what)
+
+
+def main(path):
+    with h5py.File(path, "r") as f:
+        check(sorted(f["steps"]) == sorted(STEP_COLUMNS), "step columns: %s" % sorted(f["steps"]))
+        check(sorted(f["epochs"]) == sorted(EPOCH_COLUMNS), "epoch columns: %s" % sorted(f["epochs"]))
+        for name in STEP_COLUMNS:
+            column = f["steps"][name]
+            check(column.shape == (12,), "steps/%s has shape %s" % (name, column.shape))
+            expected = np.float64 if name in FLOAT_STEP_COLUMNS else np.int64
+            check(column.dtype == expected, "steps/%s has dtype %s" % (name, column.dtype))
+            check(column.maxshape == (None,), "steps/%s is not extendable" % name)
+        for name in EPOCH_COLUMNS:
+            column = f["epochs"][name]
+            check(column.shape == (3,), "epochs/%s has shape %s" % (name, column.shape))
+            expected = np.int64 if name in INT_EPOCH_COLUMNS else np.float64
+            check(column.dtype == expected, "epochs/%s has dtype %s" % (name, column.dtype))
+        check(list(f["steps/step"][:]) == list(range(12)), "steps/step: %s" % f["steps/step"][:])
+        check(list(f["epochs/epoch"][:]) == [0, 1, 2], "epochs/epoch: %s" % f["epochs/epoch"][:])
+
+        attrs = f.attrs
+        for name in ("config", "version", "start_time", "hosts", "method", "codec", "model", "dataset", "topology"):
+            check(isinstance(attrs[name], str), "attribute %s is %r, not str" % (name, type(attrs[name])))
+        config = json.loads(attrs["config"])
+        check(config["method"] == "ms" and config["epochs"] == 3, "config: %s" % config)
+        check(config["note"] == 'a "quoted" \u03bc', "config note: %r" % config["note"])
+        check(json.loads(attrs["hosts"]) == ["node-1", 'node "2"\\x'], "hosts: %s" % attrs["hosts"])
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attrs["start_time"]), attrs["start_time"])
+        check(list(attrs["cut_shape"]) == [64, 16, 16] and attrs["cut_shape"].dtype == np.int64, "cut_shape")
+        check(int(attrs["world_size"]) == 11 and int(attrs["cut"]) == 2 and int(attrs["seed"]) == 1, "ints")
+        check(float(attrs["bpe"]) == 2.32, "bpe: %s" % attrs["bpe"])
+
+        messages = f["messages"]
+        check(list(messages["type"].asstr()[:]) == ["fwd", "bwd", "model"], "messages/type")
+        check(list(messages["count"][:]) == [12, 12, 2], "messages/count")
+        check(list(messages["bytes"][:]) == [1234567, 7654321, 999], "messages/bytes")
+        check(list(messages["header_bytes"][:]) == [480, 0, 0], "messages/header_bytes")
+
+        # The reading recipe of docs/hdf5-layout.md.
+        steps = pd.DataFrame({name: column[:] for name, column in f["steps"].items()})
+        epochs = pd.DataFrame({name: column[:] for name, column in f["epochs"].items()})
+    check(len(steps) == 12 and len(epochs) == 3, "data frames")
+    check(steps.groupby("epoch").size().to_dict() == {100 + i: 1 for i in range(12)}, "steps by epoch")
+    check(abs(epochs["test_acc1"].iloc[-1] - 0.52) < 1e-12, "test_acc1: %s" % list(epochs["test_acc1"]))
+    print("ok: %s" % path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
