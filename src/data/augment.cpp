@@ -3,9 +3,11 @@
 // carry over; the random draws come from mesl's own generator.
 #include "augment.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/_upsample_bilinear2d_aa.h>
 
 #include <cmath>
+#include <vector>
 
 #include "mesl/error.h"
 
@@ -15,6 +17,9 @@ namespace {
 constexpr int64_t kPadding = 4;
 constexpr int64_t kCropSize = 224;
 constexpr int64_t kResizeSize = 256;
+
+// uint8 pixels to float32 on the 0..1 scale.
+at::Tensor to_unit(const at::Tensor& pixels) { return pixels.to(at::kFloat).div_(255.0); }
 
 // Bilinear resize with antialiasing (PIL-like when shrinking), on a [n, C, H, W] float tensor.
 at::Tensor resize(const at::Tensor& images, int64_t height, int64_t width) {
@@ -33,7 +38,7 @@ at::Tensor crop_flip(const at::Tensor& images, Rng& rng) {
     auto crop = padded[i].narrow(1, top, height).narrow(2, left, width);
     out[i].copy_(flip ? crop.flip({2}) : crop);
   }
-  return out;
+  return to_unit(out);
 }
 
 struct Box {
@@ -68,14 +73,24 @@ Box random_resized_box(int64_t height, int64_t width, Rng& rng) {
 
 at::Tensor random_resized_crop(const at::Tensor& images, Rng& rng) {
   const int64_t n = images.size(0);
-  auto out = at::empty({n, images.size(1), kCropSize, kCropSize}, images.options());
+  // Draw every sample's crop and flip first, in batch order, so that the result does not depend on threads.
+  std::vector<Box> boxes;
+  std::vector<bool> flips;
   for (int64_t i = 0; i < n; ++i) {
-    const Box box = random_resized_box(images.size(2), images.size(3), rng);
-    const bool flip = rng.below(2) == 1;
-    auto crop = images[i].narrow(1, box.top, box.height).narrow(2, box.left, box.width).unsqueeze(0);
-    auto resized = resize(crop.contiguous(), kCropSize, kCropSize)[0];
-    out[i].copy_(flip ? resized.flip({2}) : resized);
+    boxes.push_back(random_resized_box(images.size(2), images.size(3), rng));
+    flips.push_back(rng.below(2) == 1);
   }
+  auto out = at::empty({n, images.size(1), kCropSize, kCropSize}, images.options().dtype(at::kFloat));
+  // One small resize per sample: spread the samples over the intra-op threads.
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Box& box = boxes[static_cast<size_t>(i)];
+      // Crop first, convert after: only the crop's pixels are turned into floats.
+      auto crop = images[i].narrow(1, box.top, box.height).narrow(2, box.left, box.width).unsqueeze(0);
+      auto resized = resize(to_unit(crop), kCropSize, kCropSize)[0];
+      out[i].copy_(flips[static_cast<size_t>(i)] ? resized.flip({2}) : resized);
+    }
+  });
   return out;
 }
 
@@ -85,10 +100,12 @@ at::Tensor resize_center_crop(const at::Tensor& images) {
   int64_t new_h = kResizeSize, new_w = kResizeSize;
   if (height < width) new_w = kResizeSize * width / height;
   if (width < height) new_h = kResizeSize * height / width;
-  const auto resized = resize(images, new_h, new_w);
+  // Without a resize (images stored at 256 pixels) the crop is taken before the conversion to floats.
+  const auto resized = new_h == height && new_w == width ? images : resize(to_unit(images), new_h, new_w);
   const auto top = static_cast<int64_t>(std::lround(static_cast<double>(new_h - kCropSize) / 2.0));
   const auto left = static_cast<int64_t>(std::lround(static_cast<double>(new_w - kCropSize) / 2.0));
-  return resized.narrow(2, top, kCropSize).narrow(3, left, kCropSize).contiguous();
+  const auto crop = resized.narrow(2, top, kCropSize).narrow(3, left, kCropSize);
+  return crop.is_floating_point() ? crop.contiguous() : to_unit(crop);
 }
 
 }  // namespace
@@ -96,13 +113,13 @@ at::Tensor resize_center_crop(const at::Tensor& images) {
 at::Tensor augment(const at::Tensor& images, Augment augment, bool train, Rng& rng) {
   switch (augment) {
     case Augment::none:
-      return images;
+      return to_unit(images);
     case Augment::crop_flip:
-      return train ? crop_flip(images, rng) : images;
+      return train ? crop_flip(images, rng) : to_unit(images);
     case Augment::resized_crop:
       return train ? random_resized_crop(images, rng) : resize_center_crop(images);
   }
-  return images;
+  return to_unit(images);
 }
 
 at::Tensor normalise(const at::Tensor& images, const std::vector<float>& mean, const std::vector<float>& std) {

@@ -10,7 +10,8 @@
 
 namespace mesl::data::detail {
 
-// `images`: float32 [n, C, H, W] on the 0..1 scale. Training: crop_flip pads 4 zero pixels and takes a random
+// `images`: uint8 [n, C, H, W]; returns float32 on the 0..1 scale (converted after cropping where possible, so that
+// only the pixels kept are converted). Training: crop_flip pads 4 zero pixels and takes a random
 // H x W crop, flipped horizontally with probability 1/2; resized_crop takes a random crop of 8%..100% of the area
 // with aspect ratio in [3/4, 4/3], resizes it to 224 x 224 (bilinear, antialiased) and flips it with probability
 // 1/2. Evaluation: resized_crop resizes the shorter side to 256 and takes the center 224 x 224; the others do

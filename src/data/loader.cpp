@@ -94,7 +94,7 @@ Batch Loader::batch(int64_t epoch, int64_t index) const {
   detail::Rng rng(detail::hash_words(detail::Domain::loader_augment,
                                      {impl.options.seed, impl.options.stream, static_cast<uint64_t>(epoch),
                                       static_cast<uint64_t>(index)}));
-  auto images = detail::augment(raw.to(at::kFloat).div_(255.0), impl.options.augment, impl.options.train, rng);
+  auto images = detail::augment(raw, impl.options.augment, impl.options.train, rng);
   return {detail::normalise(images, impl.info.mean, impl.info.std).contiguous(), at::tensor(labels, at::kLong)};
 }
 

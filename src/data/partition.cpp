@@ -39,7 +39,8 @@ Shards partition_iid(int64_t n, int64_t clients, detail::Rng& rng) {
 Shards partition_dirichlet(const std::vector<int64_t>& labels, int64_t num_classes, int64_t clients, double alpha,
                            detail::Rng& rng) {
   std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(num_classes));
-  for (size_t i = 0; i < labels.size(); ++i) by_class[static_cast<size_t>(labels[i])].push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < labels.size(); ++i)
+    by_class[static_cast<size_t>(labels[i])].push_back(static_cast<int64_t>(i));
 
   Shards shards(static_cast<size_t>(clients));
   std::vector<double> weights(static_cast<size_t>(clients));
@@ -54,9 +55,9 @@ Shards partition_dirichlet(const std::vector<int64_t>& labels, int64_t num_class
     size_t begin = 0;
     for (size_t c = 0; c < weights.size(); ++c) {
       cumulative += weights[c] / total;
-      const size_t end = c + 1 == weights.size()
-                             ? members.size()
-                             : std::min(members.size(), std::max(begin, static_cast<size_t>(std::llround(cumulative * count))));
+      // The last client takes the rest, so rounding never loses or invents a sample.
+      const auto boundary = static_cast<size_t>(std::llround(cumulative * count));
+      const size_t end = c + 1 == weights.size() ? members.size() : std::min(members.size(), std::max(begin, boundary));
       shards[c].insert(shards[c].end(), members.begin() + static_cast<std::ptrdiff_t>(begin),
                        members.begin() + static_cast<std::ptrdiff_t>(end));
       begin = end;

@@ -1,8 +1,9 @@
 #pragma once
 // The data part's own random numbers. Shards, batch orders, augmentation and synthetic pixels must be the same on
 // every platform and standard library, so nothing here uses std::*_distribution (whose output is unspecified):
-// splitmix64 hashes seeds, xoshiro256** generates, and the variates are built from IEEE basic operations (plus
-// log/sqrt for the normal and gamma samplers, which only shape proportions, never indices directly).
+// splitmix64 hashes seeds, xoshiro256** generates, and integers and uniforms come from exact integer and IEEE
+// operations. Only the normal and gamma samplers (Dirichlet proportions) and the random-resized-crop geometry use
+// log/exp, whose last-bit differences between math libraries could at most move a rare rounding boundary.
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>

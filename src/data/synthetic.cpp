@@ -123,7 +123,8 @@ class SyntheticSplit final : public Split {
         const Tap& ty = taps_[static_cast<size_t>(y)];
         for (int64_t x = 0; x < side_; ++x) {
           const Tap& tx = taps_[static_cast<size_t>(x)];
-          const double top = plane[ty.lo * grid_ + tx.lo] * (1.0 - tx.weight) + plane[ty.lo * grid_ + tx.hi] * tx.weight;
+          const double top =
+              plane[ty.lo * grid_ + tx.lo] * (1.0 - tx.weight) + plane[ty.lo * grid_ + tx.hi] * tx.weight;
           const double bottom =
               plane[ty.hi * grid_ + tx.lo] * (1.0 - tx.weight) + plane[ty.hi * grid_ + tx.hi] * tx.weight;
           const double t = top * (1.0 - ty.weight) + bottom * ty.weight;

@@ -57,7 +57,7 @@ std::string stack_reason() {
 void fail_call(const char* call, const std::string& object, const std::string& file) {
   std::string reason = stack_reason();
   if (reason.empty()) reason = "the HDF5 library gave no reason";
-  throw H5Error(std::string(call) + " failed on " + object + " in " + file + ": " + reason, reason);
+  throw H5Error(std::string(call) + " failed on " + object + " in " + file + ": " + reason, object + ": " + reason);
 }
 
 void fail(const std::string& object, const std::string& file, const std::string& problem) {

@@ -52,10 +52,10 @@ Handle open_file(const std::string& path, Mode mode) {
   Handle fapl(detail::check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", object, path));
   // HDF5 >= 1.10.7 locks a file for its whole open life, exclusively for writers. A writer that kept that lock
   // would stop h5py from reading a run's file while the run goes on, which mesl promises (readable after every
-  // flush); so writers do not lock. Readers keep the shared lock, but do not fail on file systems without locks.
-  // (The environment variable HDF5_USE_FILE_LOCKING still overrides both.)
-  const bool writer = mode != Mode::read_only;
-  detail::check(H5Pset_file_locking(fapl.id(), writer ? 0 : 1, 1), "H5Pset_file_locking", object, path);
+  // flush); so mesl does not lock. Readers do not lock either: HDF5 refuses to open a file twice in one process
+  // with different locking settings, and a program may read back the file it writes.
+  // (The environment variable HDF5_USE_FILE_LOCKING still overrides this.)
+  detail::check(H5Pset_file_locking(fapl.id(), 0, 1), "H5Pset_file_locking", object, path);
   hid_t id = -1;
   switch (mode) {
     case Mode::read_only: id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()); break;

@@ -27,6 +27,8 @@ ConvBnReluImpl::ConvBnReluImpl(torch::nn::Conv2d conv_, torch::nn::BatchNorm2d b
   const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&conv_options.padding());
   TORCH_CHECK(padding != nullptr, "ConvBnRelu adopts convolutions with explicit integer padding only");
   options.padding((*padding)->at(0));
+  TORCH_CHECK(bn_->options.num_features() == options.out_channels(), "ConvBnRelu needs a BatchNorm2d over the ",
+              options.out_channels(), " conv outputs; got one over ", bn_->options.num_features());
   conv = register_module("conv", std::move(conv_));
   bn = register_module("bn", std::move(bn_));
 }

@@ -38,7 +38,8 @@ void check_pattern(const at::Tensor& images, const std::vector<int64_t>& indices
 }
 
 void check_labels(const Split& split, int64_t classes, int64_t first = 0) {
-  for (int64_t i = 0; i < split.size(); ++i) CHECK(split.labels()[static_cast<size_t>(i)] == pattern_label(first + i, classes));
+  for (int64_t i = 0; i < split.size(); ++i)
+    CHECK(split.labels()[static_cast<size_t>(i)] == pattern_label(first + i, classes));
 }
 
 // An index list with repeats, out of order, for a split of `n` samples.
@@ -100,86 +101,93 @@ TEST_CASE("idx sets read raw and gzip at any indices") {
   }
 }
 
-TEST_CASE("idx errors name the file and the fix") {
-  TempDir dir;
-  const auto info = [&] { dataset_info(options_for("fashion-mnist", dir.path())); };
+namespace {
 
-  SUBCASE("missing directory") {
-    const auto message = message_of<mesl::DataError>([&] { dataset_info(options_for("fashion-mnist", dir / "nope")); });
-    CHECK(message == "dataset directory " + (dir / "nope") +
-                         " does not exist; pass --data-dir or install dataset-fashion-mnist");
-    CHECK(message_of<mesl::DataError>([&] { open_split(options_for("mnist", dir / "nope"), true); })
-              .find("does not exist; pass --data-dir") != std::string::npos);
-    CHECK_THROWS_AS(dataset_info(options_for("mnist", "")), mesl::ConfigError);
-  }
-  SUBCASE("missing file") {
-    write_idx_set(dir.path(), 4, 4, false);
-    std::filesystem::remove(dir / "t10k-labels-idx1-ubyte");
-    const auto message = message_of<mesl::DataError>(info);
-    CHECK(message.find("missing file " + (dir / "t10k-labels-idx1-ubyte") + "[.gz]") == 0);
-    CHECK(message.find("train-images-idx3-ubyte, train-labels-idx1-ubyte") != std::string::npos);
-    // The training split alone still opens.
-    CHECK(open_split(options_for("fashion-mnist", dir.path()), true)->size() == 4);
-  }
+// Runs `scenario(dir, gzip, suffix)` for raw and for gzip files, each time in a fresh directory.
+template <typename Scenario>
+void raw_and_gzip(Scenario scenario) {
   for (const bool gzip : {false, true}) {
     CAPTURE(gzip);
-    const std::string suffix = gzip ? ".gz" : "";
-    SUBCASE("truncated images") {
-      write_idx_set(dir.path(), 5, 2, gzip);
-      auto bytes = idx_images(5);
-      bytes.resize(bytes.size() - 100);
-      write_file(dir / ("train-images-idx3-ubyte" + suffix), bytes, gzip);
-      const auto message = message_of<mesl::DataError>(info);
-      CHECK(message.find("is truncated: expected 3936") != std::string::npos);
-      CHECK(message.find("found 3836") != std::string::npos);
-      CHECK(message.find("download it again") != std::string::npos);
-    }
-    SUBCASE("a gzip file cut short") {
-      if (gzip) {
-        write_idx_set(dir.path(), 50, 2, true);
-        auto bytes = read_file(dir / "train-images-idx3-ubyte.gz");
-        bytes.resize(bytes.size() / 2);
-        write_file(dir / "train-images-idx3-ubyte.gz", bytes);
-        CHECK(message_of<mesl::DataError>(info).find("is truncated: expected 39216 bytes after decompression") !=
-              std::string::npos);
-      }
-    }
-    SUBCASE("wrong magic") {
-      write_idx_set(dir.path(), 3, 2, gzip);
-      write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), idx_labels(2, 0x803), gzip);
-      CHECK(message_of<mesl::DataError>(info).find("is not an IDX label file: magic number 0x803 instead of 0x801") !=
-            std::string::npos);
-      write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 28, 28, 0x801), gzip);
-      CHECK(message_of<mesl::DataError>(info).find("is not an IDX image file") != std::string::npos);
-    }
-    SUBCASE("wrong image size") {
-      write_idx_set(dir.path(), 3, 2, gzip);
-      write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 32, 28), gzip);
-      CHECK(message_of<mesl::DataError>(info).find("holds 32x28 images; expected 28x28") != std::string::npos);
-    }
-    SUBCASE("label out of range") {
-      write_idx_set(dir.path(), 3, 2, gzip);
-      auto labels = idx_labels(3);
-      labels[8 + 1] = 10;
-      write_file(dir / ("train-labels-idx1-ubyte" + suffix), labels, gzip);
-      CHECK(message_of<mesl::DataError>(info).find("label 10 at index 1 is out of range [0, 10)") !=
-            std::string::npos);
-    }
-    SUBCASE("mislabelled counts") {
-      write_idx_set(dir.path(), 3, 2, gzip);
-      write_file(dir / ("train-labels-idx1-ubyte" + suffix), idx_labels(4), gzip);
-      CHECK(message_of<mesl::DataError>(info).find("holds 3 images but") != std::string::npos);
-      CHECK(message_of<mesl::DataError>(info).find("holds 4 labels; the files do not belong together") !=
-            std::string::npos);
-    }
-    SUBCASE("extra bytes") {
-      write_idx_set(dir.path(), 3, 2, gzip);
-      auto labels = idx_labels(2);
-      labels.push_back(0);
-      write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), labels, gzip);
-      CHECK(message_of<mesl::DataError>(info).find("has 11 bytes but its header implies 10") != std::string::npos);
-    }
+    TempDir dir;
+    scenario(dir, gzip, std::string(gzip ? ".gz" : ""));
   }
+}
+
+std::string info_error(const TempDir& dir) {
+  return message_of<mesl::DataError>([&] { dataset_info(options_for("fashion-mnist", dir.path())); });
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("idx errors: missing directory and files") {
+  TempDir dir;
+  const auto message = message_of<mesl::DataError>([&] { dataset_info(options_for("fashion-mnist", dir / "nope")); });
+  CHECK(message == "dataset directory " + (dir / "nope") +
+                       " does not exist; pass --data-dir or install dataset-fashion-mnist");
+  CHECK(contains(message_of<mesl::DataError>([&] { open_split(options_for("mnist", dir / "nope"), true); }),
+                 "does not exist; pass --data-dir"));
+  CHECK_THROWS_AS(dataset_info(options_for("mnist", "")), mesl::ConfigError);
+
+  write_idx_set(dir.path(), 4, 4, false);
+  std::filesystem::remove(dir / "t10k-labels-idx1-ubyte");
+  CHECK(info_error(dir).find("missing file " + (dir / "t10k-labels-idx1-ubyte") + "[.gz]") == 0);
+  CHECK(contains(info_error(dir), "train-images-idx3-ubyte, train-labels-idx1-ubyte"));
+  // The training split alone still opens.
+  CHECK(open_split(options_for("fashion-mnist", dir.path()), true)->size() == 4);
+}
+
+TEST_CASE("idx errors: broken files, raw and gzip") {
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 5, 2, gzip);
+    auto bytes = idx_images(5);
+    bytes.resize(bytes.size() - 100);
+    write_file(dir / ("train-images-idx3-ubyte" + suffix), bytes, gzip);
+    CHECK(contains(info_error(dir), "is truncated: expected 3936"));
+    CHECK(contains(info_error(dir), "found 3836"));
+    CHECK(contains(info_error(dir), "download it again"));
+  });
+  {  // a gzip stream cut short (not just a short file inside a complete stream)
+    TempDir dir;
+    write_idx_set(dir.path(), 50, 2, true);
+    auto bytes = read_file(dir / "train-images-idx3-ubyte.gz");
+    bytes.resize(bytes.size() / 2);
+    write_file(dir / "train-images-idx3-ubyte.gz", bytes);
+    CHECK(contains(info_error(dir), "is truncated: expected 39216 bytes after decompression"));
+  }
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 3, 2, gzip);
+    write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), idx_labels(2, 0x803), gzip);
+    CHECK(contains(info_error(dir), "is not an IDX label file: magic number 0x803 instead of 0x801"));
+    write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 28, 28, 0x801), gzip);
+    CHECK(contains(info_error(dir), "is not an IDX image file"));
+  });
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 3, 2, gzip);
+    write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 32, 28), gzip);
+    CHECK(contains(info_error(dir), "holds 32x28 images; expected 28x28"));
+  });
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 3, 2, gzip);
+    auto labels = idx_labels(3);
+    labels[8 + 1] = 10;
+    write_file(dir / ("train-labels-idx1-ubyte" + suffix), labels, gzip);
+    CHECK(contains(info_error(dir), "label 10 at index 1 is out of range [0, 10)"));
+  });
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 3, 2, gzip);
+    write_file(dir / ("train-labels-idx1-ubyte" + suffix), idx_labels(4), gzip);
+    CHECK(contains(info_error(dir), "holds 3 images but"));
+    CHECK(contains(info_error(dir), "holds 4 labels; the files do not belong together"));
+  });
+  raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
+    write_idx_set(dir.path(), 3, 2, gzip);
+    auto labels = idx_labels(2);
+    labels.push_back(0);
+    write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), labels, gzip);
+    CHECK(contains(info_error(dir), "has 11 bytes but its header implies 10"));
+  });
 }
 
 TEST_CASE("the real Fashion-MNIST from dataset-fashion-mnist") {
@@ -208,7 +216,7 @@ TEST_CASE("the real Fashion-MNIST from dataset-fashion-mnist") {
   }
 }
 
-TEST_CASE("cifar10 reads its batches from the folder or its parent") {
+TEST_CASE("cifar10 and cifar100 read their batches from the folder or its parent") {
   TempDir dir;
   const std::string folder = dir / "cifar-10-batches-bin";
   make_dir(folder);
@@ -241,28 +249,28 @@ TEST_CASE("cifar10 reads its batches from the folder or its parent") {
     check_labels(*test, 10);
     check_pattern(test->read(scattered(3)), scattered(3), position);
   }
-}
-
-TEST_CASE("cifar100 uses the fine label") {
-  TempDir dir;
-  write_file(dir / "train.bin", cifar_records(7, 0, 2, 100));
-  write_file(dir / "test.bin", cifar_records(5, 0, 2, 100));
-  const auto info = dataset_info(options_for("cifar100", dir.path()));
-  CHECK(info.num_classes == 100);
-  CHECK(info.train_size == 7);
-  CHECK(info.test_size == 5);
-  CHECK(info.mean == std::vector<float>{0.5071f, 0.4865f, 0.4409f});
-  const auto train = open_split(options_for("cifar100", dir.path()), true);
-  check_labels(*train, 100);
-  check_pattern(train->read(scattered(7)), scattered(7),
-                [](int64_t c, int64_t y, int64_t x) { return c * 1024 + y * 32 + x; });
+  {  // cifar100 uses the fine label
+    TempDir c100;
+    write_file(c100 / "train.bin", cifar_records(7, 0, 2, 100));
+    write_file(c100 / "test.bin", cifar_records(5, 0, 2, 100));
+    const auto info = dataset_info(options_for("cifar100", c100.path()));
+    CHECK(info.num_classes == 100);
+    CHECK(info.train_size == 7);
+    CHECK(info.test_size == 5);
+    CHECK(info.mean == std::vector<float>{0.5071f, 0.4865f, 0.4409f});
+    const auto train = open_split(options_for("cifar100", c100.path()), true);
+    check_labels(*train, 100);
+    check_pattern(train->read(scattered(7)), scattered(7),
+                  [](int64_t c, int64_t y, int64_t x) { return c * 1024 + y * 32 + x; });
+  }
 }
 
 TEST_CASE("cifar errors") {
   TempDir dir;
   const auto info = [&](const char* name) { return [&dir, name] { dataset_info(options_for(name, dir.path())); }; };
   SUBCASE("missing file") {
-    for (int b = 1; b <= 4; ++b) write_file(dir / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(1, 0, 1, 10));
+    for (int b = 1; b <= 4; ++b)
+      write_file(dir / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(1, 0, 1, 10));
     const auto message = message_of<mesl::DataError>(info("cifar10"));
     CHECK(message.find("missing file " + (dir / "data_batch_5.bin")) == 0);
     CHECK(message.find("data_batch_1.bin, data_batch_2.bin") != std::string::npos);
@@ -324,7 +332,8 @@ TEST_CASE("hdf5 image sets stream rows and transpose to channels first") {
     // Stored N x H x W x C: byte p of a sample sits at (y * W + x) * C + c.
     const auto position = [&](int64_t c, int64_t y, int64_t x) { return (y * shape.w + x) * shape.c + c; };
     const auto images = split->read(scattered(shape.n));
-    CHECK(images.sizes() == at::IntArrayRef({static_cast<int64_t>(scattered(shape.n).size()), shape.c, shape.h, shape.w}));
+    const auto count = static_cast<int64_t>(scattered(shape.n).size());
+    CHECK(images.sizes() == at::IntArrayRef({count, shape.c, shape.h, shape.w}));
     check_pattern(images, scattered(shape.n), position);
     // Many separate runs of rows (more than one read's worth), in reverse order, plus a contiguous block.
     std::vector<int64_t> many;

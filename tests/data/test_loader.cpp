@@ -59,7 +59,7 @@ bool same_batch(const Batch& a, const Batch& b) {
 
 }  // namespace
 
-TEST_CASE("loader: every sample once per epoch, batch sizes and counts") {
+TEST_CASE("loader: every sample once per epoch, batch sizes and counts, bad options") {
   for (const int64_t n : {0, 1, 5, 64, 100}) {
     for (const int64_t batch : {1, 7, 64}) {
       for (const bool drop_last : {false, true}) {
@@ -83,7 +83,8 @@ TEST_CASE("loader: every sample once per epoch, batch sizes and counts") {
             CHECK(out.images.dtype() == at::kFloat);
             CHECK(out.labels.dtype() == at::kLong);
             const auto ids = ids_of(out);
-            for (size_t k = 0; k < ids.size(); ++k) CHECK(out.labels[static_cast<int64_t>(k)].item<int64_t>() == ids[k] % 10);
+            for (size_t k = 0; k < ids.size(); ++k)
+              CHECK(out.labels[static_cast<int64_t>(k)].item<int64_t>() == ids[k] % 10);
             seen.insert(seen.end(), ids.begin(), ids.end());
           }
           std::sort(seen.begin(), seen.end());
@@ -96,6 +97,14 @@ TEST_CASE("loader: every sample once per epoch, batch sizes and counts") {
         CHECK_THROWS_AS(loader.batch(-1, 0), mesl::DataError);
       }
     }
+  }
+  {  // loader: bad options and indices
+    const MemorySplit split(10, 1, 1, 1);
+    CHECK(message_of<mesl::ConfigError>([&] { Loader(split, split.info(), range(0, 10), loader_options(0)); }) ==
+          "the batch size must be at least 1; got 0");
+    CHECK(message_of<mesl::DataError>([&] { Loader(split, split.info(), {0, 10}, loader_options(4)); })
+              .find("index 10 is out of range") == 0);
+    CHECK(Loader(split, split.info(), {}, loader_options(4)).num_batches() == 0);
   }
 }
 
@@ -125,16 +134,7 @@ TEST_CASE("loader: orders are seeded per (seed, stream, epoch)") {
   CHECK(epoch_ids(sequential, 4) == range(50, 150));
 }
 
-TEST_CASE("loader: bad options and indices") {
-  const MemorySplit split(10, 1, 1, 1);
-  CHECK(message_of<mesl::ConfigError>([&] { Loader(split, split.info(), range(0, 10), loader_options(0)); }) ==
-        "the batch size must be at least 1; got 0");
-  CHECK(message_of<mesl::DataError>([&] { Loader(split, split.info(), {0, 10}, loader_options(4)); })
-            .find("index 10 is out of range") == 0);
-  CHECK(Loader(split, split.info(), {}, loader_options(4)).num_batches() == 0);
-}
-
-TEST_CASE("loader: normalisation with the dataset's mean and std") {
+TEST_CASE("loader: normalisation with the dataset's mean and std, default augmentation") {
   const auto split = open_split(synthetic(20, 3, 8), true);
   const auto info = dataset_info(synthetic(20, 3, 8));
   auto options = loader_options(20);
@@ -144,6 +144,26 @@ TEST_CASE("loader: normalisation with the dataset's mean and std") {
   const auto expected = (raw - 0.5) / 0.25;
   CHECK(at::allclose(loader.batch(0, 0).images, expected, 1e-6, 1e-6));
   CHECK(at::equal(loader.batch(0, 0).labels, at::tensor(split->labels(), at::kLong)));
+  {  // default augmentation per dataset
+    DatasetInfo described;
+    described.channels = 3;
+    described.height = described.width = 32;
+    for (const char* name : {"cifar10", "cifar100"}) {
+      described.name = name;
+      CHECK(default_augment(described) == Augment::crop_flip);
+    }
+    described.name = "hdf5";
+    CHECK(default_augment(described) == Augment::crop_flip);
+    described.height = described.width = 256;
+    CHECK(default_augment(described) == Augment::resized_crop);
+    described.channels = 1;
+    described.height = described.width = 28;
+    CHECK(default_augment(described) == Augment::none);
+    for (const char* name : {"fashion-mnist", "mnist", "synthetic"}) {
+      described.name = name;
+      CHECK(default_augment(described) == Augment::none);
+    }
+  }
 }
 
 TEST_CASE("loader: crop_flip takes seeded padded crops and flips") {
@@ -249,26 +269,7 @@ TEST_CASE("loader: a streaming HDF5 split gives the same batches as an in-memory
   const Loader in_memory(memory, info, shard, loader_opts);
   REQUIRE(streamed.num_batches() == 2);
   for (int64_t epoch : {0, 1})
-    for (int64_t b = 0; b < streamed.num_batches(); ++b) CHECK(same_batch(streamed.batch(epoch, b), in_memory.batch(epoch, b)));
+    for (int64_t b = 0; b < streamed.num_batches(); ++b)
+      CHECK(same_batch(streamed.batch(epoch, b), in_memory.batch(epoch, b)));
 }
 
-TEST_CASE("default augmentation per dataset") {
-  DatasetInfo info;
-  info.channels = 3;
-  info.height = info.width = 32;
-  for (const char* name : {"cifar10", "cifar100"}) {
-    info.name = name;
-    CHECK(default_augment(info) == Augment::crop_flip);
-  }
-  info.name = "hdf5";
-  CHECK(default_augment(info) == Augment::crop_flip);
-  info.height = info.width = 256;
-  CHECK(default_augment(info) == Augment::resized_crop);
-  info.channels = 1;
-  info.height = info.width = 28;
-  CHECK(default_augment(info) == Augment::none);
-  for (const char* name : {"fashion-mnist", "mnist", "synthetic"}) {
-    info.name = name;
-    CHECK(default_augment(info) == Augment::none);
-  }
-}

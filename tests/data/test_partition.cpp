@@ -63,12 +63,34 @@ double mean_max_class_fraction(const std::vector<std::vector<int64_t>>& shards, 
 
 }  // namespace
 
-TEST_CASE("partition scheme names") {
+TEST_CASE("partition scheme names and options that cannot work") {
   for (const auto scheme : {PartitionScheme::iid, PartitionScheme::dirichlet, PartitionScheme::shards})
     CHECK(parse_partition_scheme(to_string(scheme)) == scheme);
   CHECK(to_string(PartitionScheme::dirichlet) == "dirichlet");
   CHECK(message_of<mesl::ConfigError>([] { parse_partition_scheme("noniid"); }) ==
         "unknown partition scheme 'noniid'; use one of: iid, dirichlet, shards");
+  {  // partition options that cannot work
+    const auto labels = balanced_labels(20, 4);
+    const auto config_error = [&](PartitionOptions options, int64_t classes = 4) {
+      return message_of<mesl::ConfigError>([&] { partition(labels, classes, options); });
+    };
+    CHECK(config_error(options_of(PartitionScheme::iid, 0)) == "the number of clients must be at least 1; got 0");
+    CHECK(config_error(options_of(PartitionScheme::iid, 21)).find("cannot partition 20 samples over 21 clients") == 0);
+    CHECK_THROWS_AS(partition({}, 4, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
+    CHECK_THROWS_AS(partition(labels, 0, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
+    auto options = options_of(PartitionScheme::dirichlet, 2);
+    for (const double alpha : {0.0, -1.0, std::nan("")}) {
+      options.alpha = alpha;
+      CHECK(config_error(options).find("--alpha must be a positive number") == 0);
+    }
+    options = options_of(PartitionScheme::shards, 2);
+    options.shards_per_client = 0;
+    CHECK(config_error(options).find("shards per client must be at least 1") == 0);
+    options.shards_per_client = 11;
+    CHECK(config_error(options).find("cannot cut 20 samples into 22 shards") == 0);
+    CHECK(message_of<mesl::DataError>([&] { partition(labels, 3, options_of(PartitionScheme::iid, 2)); })
+              .find("label 3 of sample") == 0);
+  }
 }
 
 TEST_CASE("iid: near-equal disjoint shards covering everything") {
@@ -150,25 +172,3 @@ TEST_CASE("shards: label-sorted shards give each client few classes") {
   check_cover(partition(odd, 3, options), 37, 5);
 }
 
-TEST_CASE("partition options that cannot work") {
-  const auto labels = balanced_labels(20, 4);
-  const auto config_error = [&](PartitionOptions options, int64_t classes = 4) {
-    return message_of<mesl::ConfigError>([&] { partition(labels, classes, options); });
-  };
-  CHECK(config_error(options_of(PartitionScheme::iid, 0)) == "the number of clients must be at least 1; got 0");
-  CHECK(config_error(options_of(PartitionScheme::iid, 21)).find("cannot partition 20 samples over 21 clients") == 0);
-  CHECK_THROWS_AS(partition({}, 4, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
-  CHECK_THROWS_AS(partition(labels, 0, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
-  auto options = options_of(PartitionScheme::dirichlet, 2);
-  for (const double alpha : {0.0, -1.0, std::nan("")}) {
-    options.alpha = alpha;
-    CHECK(config_error(options).find("--alpha must be a positive number") == 0);
-  }
-  options = options_of(PartitionScheme::shards, 2);
-  options.shards_per_client = 0;
-  CHECK(config_error(options).find("shards per client must be at least 1") == 0);
-  options.shards_per_client = 11;
-  CHECK(config_error(options).find("cannot cut 20 samples into 22 shards") == 0);
-  CHECK(message_of<mesl::DataError>([&] { partition(labels, 3, options_of(PartitionScheme::iid, 2)); })
-            .find("label 3 of sample") == 0);
-}

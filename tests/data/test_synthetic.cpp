@@ -33,7 +33,7 @@ std::vector<int64_t> range(int64_t n) {
 
 }  // namespace
 
-TEST_CASE("synthetic info follows the options") {
+TEST_CASE("synthetic info follows the options, which are checked") {
   for (const int64_t side : {1, 5, 28, 32}) {
     const auto info = dataset_info(synthetic(100, 7, 3, side, 4, 1));
     CHECK(info.name == "synthetic");
@@ -53,6 +53,14 @@ TEST_CASE("synthetic info follows the options") {
   }
   CHECK(open_split(synthetic(3, 0, 1, 4, 2, 0), false)->size() == 0);
   CHECK(open_split(synthetic(3, 0, 1, 4, 2, 0), false)->read({}).sizes() == at::IntArrayRef({0, 1, 4, 4}));
+  {  // synthetic options are checked
+    CHECK_THROWS_AS(dataset_info(synthetic(0, 5, 1, 8, 2, 0)), mesl::ConfigError);
+    CHECK_THROWS_AS(dataset_info(synthetic(5, -1, 1, 8, 2, 0)), mesl::ConfigError);
+    CHECK_THROWS_AS(open_split(synthetic(5, 5, 0, 8, 2, 0), true), mesl::ConfigError);
+    CHECK_THROWS_AS(open_split(synthetic(5, 5, 1, 0, 2, 0), true), mesl::ConfigError);
+    CHECK(message_of<mesl::ConfigError>([] { dataset_info(synthetic(5, 5, 1, 8, 0, 0)); }) ==
+          "synthetic classes must be at least 1; got 0");
+  }
 }
 
 TEST_CASE("synthetic samples depend only on seed, split and index") {
@@ -77,7 +85,7 @@ TEST_CASE("synthetic samples depend only on seed, split and index") {
   CHECK(message_of<mesl::DataError>([&] { a->read({300}); }).find("out of range") != std::string::npos);
 }
 
-TEST_CASE("synthetic pixels have the documented statistics") {
+TEST_CASE("synthetic data has the documented statistics and is learnable") {
   const auto split = open_split(synthetic(400, 0, 3, 16, 10, 5), true);
   const auto pixels = split->read(range(400)).to(at::kFloat).div(255);
   CHECK(pixels.mean().item<double>() == doctest::Approx(0.5).epsilon(0.05));
@@ -86,33 +94,24 @@ TEST_CASE("synthetic pixels have the documented statistics") {
   std::vector<int64_t> histogram(10, 0);
   for (const int64_t label : split->labels()) ++histogram[static_cast<size_t>(label)];
   for (const int64_t count : histogram) CHECK(count > 15);
-}
-
-TEST_CASE("synthetic data is learnable: nearest class mean is far above chance") {
-  for (const int64_t channels : {1, 3}) {
-    CAPTURE(channels);
-    const int64_t classes = 10;
-    const auto options = synthetic(500, 300, channels, 28, classes, 9);
-    const auto train = open_split(options, true);
-    const auto test = open_split(options, false);
-    const auto x = train->read(range(500)).to(at::kFloat).flatten(1);
-    const auto y = at::tensor(train->labels(), at::kLong);
-    // Class means of the training split, then nearest mean on the test split (same templates, fresh noise).
-    auto means = at::zeros({classes, x.size(1)});
-    means.index_add_(0, y, x);
-    means /= at::bincount(y, {}, classes).to(at::kFloat).clamp_min(1).unsqueeze(1);
-    const auto xt = test->read(range(300)).to(at::kFloat).flatten(1);
-    const auto predicted = at::cdist(xt, means).argmin(1);
-    const double accuracy = predicted.eq(at::tensor(test->labels(), at::kLong)).to(at::kDouble).mean().item<double>();
-    CHECK(accuracy > 0.8);  // chance is 0.1
+  {  // synthetic data is learnable: nearest class mean is far above chance
+    for (const int64_t channels : {1, 3}) {
+      CAPTURE(channels);
+      const int64_t classes = 10;
+      const auto options = synthetic(500, 300, channels, 28, classes, 9);
+      const auto train = open_split(options, true);
+      const auto test = open_split(options, false);
+      const auto x = train->read(range(500)).to(at::kFloat).flatten(1);
+      const auto y = at::tensor(train->labels(), at::kLong);
+      // Class means of the training split, then nearest mean on the test split (same templates, fresh noise).
+      auto means = at::zeros({classes, x.size(1)});
+      means.index_add_(0, y, x);
+      means /= at::bincount(y, {}, classes).to(at::kFloat).clamp_min(1).unsqueeze(1);
+      const auto xt = test->read(range(300)).to(at::kFloat).flatten(1);
+      const auto predicted = at::cdist(xt, means).argmin(1);
+      const double accuracy = predicted.eq(at::tensor(test->labels(), at::kLong)).to(at::kDouble).mean().item<double>();
+      CHECK(accuracy > 0.8);  // chance is 0.1
+    }
   }
 }
 
-TEST_CASE("synthetic options are checked") {
-  CHECK_THROWS_AS(dataset_info(synthetic(0, 5, 1, 8, 2, 0)), mesl::ConfigError);
-  CHECK_THROWS_AS(dataset_info(synthetic(5, -1, 1, 8, 2, 0)), mesl::ConfigError);
-  CHECK_THROWS_AS(open_split(synthetic(5, 5, 0, 8, 2, 0), true), mesl::ConfigError);
-  CHECK_THROWS_AS(open_split(synthetic(5, 5, 1, 0, 2, 0), true), mesl::ConfigError);
-  CHECK(message_of<mesl::ConfigError>([] { dataset_info(synthetic(5, 5, 1, 8, 0, 0)); }) ==
-        "synthetic classes must be at least 1; got 0");
-}

@@ -1,6 +1,7 @@
 """Reads the file written by metrics_sample_run with h5py, as users and analysis/ do, and checks its layout.
 
-Usage: /usr/bin/python3 check_run_file.py PATH (exits non-zero with a message on the first mismatch)."""
+Usage: /usr/bin/python3 check_run_file.py PATH [DOC] (exits non-zero with a message on the first mismatch). With DOC
+(docs/hdf5-layout.md), the reading example of that document is run on PATH too, so that the example keeps working."""
 import json
 import re
 import sys
@@ -58,14 +59,29 @@ def main(path):
         check(list(messages["bytes"][:]) == [1234567, 7654321, 999], "messages/bytes")
         check(list(messages["header_bytes"][:]) == [480, 0, 0], "messages/header_bytes")
 
-        # The reading recipe of docs/hdf5-layout.md.
-        steps = pd.DataFrame({name: column[:] for name, column in f["steps"].items()})
-        epochs = pd.DataFrame({name: column[:] for name, column in f["epochs"].items()})
-    check(len(steps) == 12 and len(epochs) == 3, "data frames")
-    check(steps.groupby("epoch").size().to_dict() == {100 + i: 1 for i in range(12)}, "steps by epoch")
-    check(abs(epochs["test_acc1"].iloc[-1] - 0.52) < 1e-12, "test_acc1: %s" % list(epochs["test_acc1"]))
     print("ok: %s" % path)
+
+
+def run_doc_example(path, doc):
+    """Runs the first Python block after the heading "Reading a metrics file in Python" with "run.h5" -> path."""
+    text = open(doc, encoding="utf-8").read()
+    section = text.split("### Reading a metrics file in Python", 1)
+    check(len(section) == 2, "no reading example in %s" % doc)
+    block = re.search(r"```python\n(.*?)```", section[1], re.S)
+    check(block is not None, "no python block in the reading example")
+    names = {}
+    exec(block.group(1).replace('"run.h5"', repr(path)), names)  # pylint: disable=exec-used
+    steps, epochs, messages = names["steps"], names["epochs"], names["messages"]
+    check(isinstance(steps, pd.DataFrame) and len(steps) == 12, "example: steps")
+    check(isinstance(epochs, pd.DataFrame) and len(epochs) == 3, "example: epochs")
+    check(steps.groupby("epoch").size().to_dict() == {100 + i: 1 for i in range(12)}, "example: steps by epoch")
+    check(abs(epochs["test_acc1"].iloc[-1] - 0.52) < 1e-12, "example: test_acc1 %s" % list(epochs["test_acc1"]))
+    check(list(messages["type"]) == ["fwd", "bwd", "model"], "example: messages %s" % list(messages["type"]))
+    check(names["config"]["method"] == "ms", "example: config")
+    print("ok: the example of %s" % doc)
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    if len(sys.argv) > 2:
+        run_doc_example(sys.argv[1], sys.argv[2])

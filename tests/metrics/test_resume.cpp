@@ -110,10 +110,13 @@ TEST_CASE("resume refuses a missing file and files that are not metrics files, n
   const std::string other = dir.file("other.h5");
   {
     const File file(other, Mode::create_truncate);
-    file.write_tensor("steps", at::ones({3}));  // not a table
+    file.write_tensor("steps", at::ones({3}));  // datasets where the tables should be
+    file.write_tensor("epochs", at::ones({3}));
   }
   const std::string not_table = message_of_resume(other, 0, 0);
+  CAPTURE(not_table);
   CHECK(not_table.find(other) != std::string::npos);
+  CHECK(not_table.find("cannot be continued: '/steps': not a group") != std::string::npos);
 
   const std::string no_epochs = dir.file("no_epochs.h5");
   {

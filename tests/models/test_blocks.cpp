@@ -65,17 +65,13 @@ TEST_CASE("a cut inside a residual block turns that block into two plain conv-BN
   CHECK_FALSE(torch::allclose(block->forward(h), b, 1e-3, 1e-3));
   // Only that block's projection shortcut is gone from the network.
   CHECK(total_parameters(split) == total_parameters(whole) - projection_parameters(64, 128));
-}
 
-TEST_CASE("the halves of a split block share the block's weights") {
-  torch::manual_seed(1);
-  BasicBlock block(BasicBlockOptions(8, 8));
-  CHECK_FALSE(block->has_projection());
-  auto [first, second] = block->split_plain();
-  CHECK(first->conv->weight.data_ptr() == block->conv1->weight.data_ptr());
-  CHECK(first->bn->weight.data_ptr() == block->bn1->weight.data_ptr());
-  CHECK(second->conv->weight.data_ptr() == block->conv2->weight.data_ptr());
-  CHECK(num_parameters(*first) + num_parameters(*second) == num_parameters(*block));
+  // The halves share the block's modules (no copies), and hold all its weights but the shortcut's.
+  auto [a_half, b_half] = block->split_plain();
+  CHECK(a_half->conv->weight.data_ptr() == block->conv1->weight.data_ptr());
+  CHECK(a_half->bn->weight.data_ptr() == block->bn1->weight.data_ptr());
+  CHECK(b_half->conv->weight.data_ptr() == block->conv2->weight.data_ptr());
+  CHECK(num_parameters(*a_half) + num_parameters(*b_half) == num_parameters(*block) - projection_parameters(64, 128));
 }
 
 TEST_CASE("blocks keep shapes for odd sizes and empty batches") {
@@ -135,7 +131,7 @@ TEST_CASE("clone() deep-copies a half with the same parameter names and values")
   }
 }
 
-TEST_CASE("modules print what they hold") {
+TEST_CASE("modules print what they hold and compute it") {
   CHECK(headline(*ConvBnRelu(ConvBnReluOptions(3, 64, 7).stride(2).padding(3).pool_kernel(3).pool_stride(2).pool_padding(1))) ==
         "mesl::models::ConvBnRelu(3->64, conv7x7, stride=2, padding=3, bias=false, max_pool=3x3/2 pad 1)");
   CHECK(headline(*ConvBnRelu(ConvBnReluOptions(64, 64, 3).padding(1).bias(true).pool_kernel(2))) ==
@@ -160,9 +156,8 @@ TEST_CASE("modules print what they hold") {
   const std::string top = printed(*net.top);
   CHECK(top.find("mesl::models::BasicBlock(64->128, stride=2, shortcut=projection)") != std::string::npos);
   CHECK(top.find("mesl::models::PooledLinear(512->10)") != std::string::npos);
-}
 
-TEST_CASE("the small layers compute what they print") {
+  // And they compute what they print.
   torch::NoGradGuard no_grad;
   Dense dense(DenseOptions(12, 5).flatten(true));
   const auto x = torch::randn({3, 3, 2, 2});

@@ -43,7 +43,7 @@ TEST_CASE("model_infos lists the four models with consistent facts") {
   }
 }
 
-TEST_CASE("resolve_cut takes presets and layer numbers") {
+TEST_CASE("resolve_cut takes presets and layer numbers; cut_choices lists them") {
   CHECK(resolve_cut("vgg19", "shallow") == 2);
   CHECK(resolve_cut("vgg19", "medium") == 8);
   CHECK(resolve_cut("vgg19", "deep") == 15);
@@ -59,9 +59,7 @@ TEST_CASE("resolve_cut takes presets and layer numbers") {
   CHECK(resolve_cut("cnn", "1") == 1);
   CHECK(resolve_cut("resnet18", "17") == 17);
   CHECK(resolve_cut("resnet34", "33") == 33);
-}
-
-TEST_CASE("cut_choices lists the range and the presets by depth") {
+  // What the errors offer instead: the range and the presets, ordered by depth.
   CHECK(cut_choices(model_info("resnet18")) == "1..17 or shallow (2), medium (9), deep (13)");
   CHECK(cut_choices(model_info("cnn")) == "1..3 or shallow (1), medium (2), deep (3)");
   CHECK(cut_choices(model_info("resnet34")) == "1..33 or shallow (2), medium (15), deep (27)");

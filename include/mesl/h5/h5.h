@@ -74,6 +74,10 @@ class Node {
 
   // Whole datasets. read_tensor accepts any integer or floating dataset and returns a tensor of the matching
   // dtype and shape; write_tensor writes a contiguous copy (replacing an existing dataset of that name).
+  // Tensor dtypes: uint8, int8, int16, int32, int64, float16, float32, float64 (bool and bfloat16 tensors must be
+  // converted first); uint16 and uint32 datasets read as int32 and int64, uint64 datasets are refused. Rank-0
+  // tensors are stored as scalar datasets, and 0-size shapes work. Names may contain '/': missing parent groups
+  // are created.
   at::Tensor read_tensor(const std::string& dataset) const;
   void write_tensor(const std::string& dataset, const at::Tensor& tensor) const;
   std::vector<uint8_t> read_bytes(const std::string& dataset) const;       // 1-D uint8

@@ -18,8 +18,8 @@
 //
 // VGG19's classifier (layers 17..19: Linear(F,512)-ReLU, Linear(512,512)-ReLU, Linear(512,classes)) takes the
 // flattened output of the last pooled conv layer, F = 512 * (image_size halved 5 times, rounded down)^2: 512 for
-// 32x32, 2048 for 64x64. The size is worked out from the input shape at construction (no adaptive pooling, so
-// 32x32 gives exactly the paper's network).
+// 32x32, 2048 for 64x64. The size is worked out from the input shape at construction (rather than adaptive pooling,
+// which would average larger maps away).
 //
 // The halves are torch::nn::Sequential whose modules are named by position ("0", "1", ...), because
 // Sequential::clone() renames them that way: a cloned half then has the same parameter names (and state_dict

@@ -1,0 +1,80 @@
+// `mesl train`: options -> TrainConfig, MPI start-up when a launcher started us, and the error policy of a
+// distributed job: start-up errors are agreed on and printed once; a rank that fails later prints its error, tells
+// every other rank (which print why they stop) and ends the job, so no rank is left waiting.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "mesl/comm/mpi_transport.h"
+#include "mesl/data/dataset.h"
+#include "mesl/error.h"
+#include "mesl/models/model.h"
+#include "mesl/train/run.h"
+#include "train_options.h"
+
+namespace mesl::cli {
+namespace {
+
+// The rank a launcher (mpirun, srun) gave this process, or -1 when none started it.
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(name)) return std::atoi(v);
+  }
+  return -1;
+}
+
+bool under_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+}  // namespace
+
+int train_command(int argc, char** argv) {
+  const int env_rank = launcher_rank();
+  train::TrainConfig config;
+  try {
+    auto parsed = parse_train_options(argc, argv);
+    if (!parsed) return 0;
+    config = *parsed;
+  } catch (const ConfigError&) {
+    // Every rank parses the same command line: let rank 0 alone say what is wrong.
+    if (env_rank > 0) return 2;
+    throw;
+  }
+  if (!under_launcher()) return train::run_training(config, nullptr);
+
+  comm::MpiSession session(&argc, &argv);
+  auto transport = comm::make_mpi_transport();
+  const int rank = transport->rank();
+  try {
+    return train::run_training(config, transport.get());
+  } catch (const train::StartupFailed& e) {
+    std::cerr << "mesl: error: " << e.what() << std::endl;
+    return e.code();
+  } catch (const train::PeerFailed& e) {
+    return e.code();
+  } catch (const comm::AbortedError& e) {
+    std::cerr << "mesl: error: rank " << rank << " stops: " << e.what() << std::endl;
+    usleep(300 * 1000);  // the rank that failed ends the job; leave it the time to
+    comm::MpiSession::abort_job(1);
+  } catch (const Error& e) {
+    const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
+    std::cerr << "mesl: error: " << what << std::endl;
+    transport->abort_all(what);
+    usleep(1000 * 1000);  // let the other ranks say why they stop
+    comm::MpiSession::abort_job(dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
+  } catch (const std::exception& e) {
+    const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
+    std::cerr << "mesl: error: " << what.substr(0, what.find('\n')) << std::endl;
+    transport->abort_all(what.substr(0, what.find('\n')));
+    usleep(1000 * 1000);
+    comm::MpiSession::abort_job(1);
+  }
+}
+
+}  // namespace mesl::cli

@@ -1,0 +1,79 @@
+#include "wait.h"
+
+#include <sstream>
+
+namespace mesl::comm::detail {
+namespace {
+
+std::string pattern_text(const std::pair<int, int>& p) {
+  std::string text = p.second == kAnyTag ? "any tag" : "tag " + std::to_string(p.second);
+  text += p.first == kAnySource ? " from any rank" : " from rank " + std::to_string(p.first);
+  return text;
+}
+
+}  // namespace
+
+void check_send(int dest, int tag, int self, int size) {
+  MESL_CHECK(dest != self, CommError, "rank ", self, " cannot send a message to itself");
+  MESL_CHECK(dest >= 0 && dest < size, CommError, "cannot send to rank ", dest, ": the job has ranks 0..", size - 1);
+  MESL_CHECK(tag >= 0 && tag < kAbortTag, CommError, "cannot send with tag ", tag, ": user tags are 0..",
+             kAbortTag - 1, " (", kAbortTag, " is reserved for aborts)");
+}
+
+void check_patterns(const std::vector<std::pair<int, int>>& patterns, int self, int size) {
+  MESL_CHECK(!patterns.empty(), CommError, "recv_any_of needs at least one (source, tag) pattern");
+  for (const auto& [source, tag] : patterns) {
+    MESL_CHECK(source != self, CommError, "rank ", self, " cannot receive a message from itself");
+    MESL_CHECK(source == kAnySource || (source >= 0 && source < size), CommError, "cannot receive from rank ",
+               source, ": the job has ranks 0..", size - 1, " (or use kAnySource)");
+    MESL_CHECK(tag == kAnyTag || (tag >= 0 && tag < kAbortTag), CommError, "cannot receive tag ", tag,
+               ": user tags are 0..", kAbortTag - 1, " (or use kAnyTag; aborts arrive as AbortedError)");
+  }
+}
+
+bool matches(const std::pair<int, int>& pattern, int source, int tag) {
+  return (pattern.first == kAnySource || pattern.first == source) && (pattern.second == kAnyTag || pattern.second == tag);
+}
+
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out.precision(3);
+  out << seconds << " s";
+  return out.str();
+}
+
+std::string abort_text(int from_rank, const std::string& reason) {
+  return "rank " + std::to_string(from_rank) + " stopped the job: " + reason;
+}
+
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  return text;
+}
+
+std::string no_answer_text(const std::vector<std::pair<int, int>>& patterns, double seconds, int self) {
+  std::vector<int> sources;
+  bool any_source = false;
+  std::string waiting;
+  for (const auto& p : patterns) {
+    if (p.first == kAnySource) any_source = true;
+    else if (std::find(sources.begin(), sources.end(), p.first) == sources.end()) sources.push_back(p.first);
+    waiting += (waiting.empty() ? "" : " or ") + pattern_text(p);
+  }
+  std::string who = any_source || sources.empty() ? "no rank answered" : ranks_text(sources) + " did not answer";
+  return who + " within " + seconds_text(seconds) + " (rank " + std::to_string(self) + " was waiting for " + waiting +
+         ")";
+}
+
+std::string not_taken_text(int dest, int tag, size_t bytes, double seconds, int self) {
+  return "rank " + std::to_string(dest) + " did not take a message within " + seconds_text(seconds) + " (rank " +
+         std::to_string(self) + " was sending " + std::to_string(bytes) + " bytes with tag " + std::to_string(tag) +
+         ")";
+}
+
+std::string missing_ranks_text(const std::vector<int>& missing, const std::string& collective, double seconds) {
+  return ranks_text(missing) + " did not reach " + collective + " within " + seconds_text(seconds);
+}
+
+}  // namespace mesl::comm::detail

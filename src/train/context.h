@@ -1,0 +1,47 @@
+#pragma once
+// What every rank of a run knows after start-up: the resolved configuration, the dataset's facts, the model's
+// split, and the shards. Computed identically on every rank from the configuration and the training labels, so no
+// rank needs to send another its plan.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mesl/data/dataset.h"
+#include "mesl/data/loader.h"
+#include "mesl/models/model.h"
+#include "mesl/train/config.h"
+
+namespace mesl::train {
+
+struct RunContext {
+  TrainConfig config;  // resolved and validated
+  int world_size = 1;
+  data::DatasetOptions dataset;
+  data::DatasetInfo info;
+  models::ModelOptions model;
+  int64_t cut = 0;
+  std::vector<int64_t> cut_shape;               // per sample
+  std::vector<std::vector<int64_t>> shards;     // training indices per client (client c is shards[c - 1])
+  int64_t test_size = 0;                        // samples evaluated (after --test-limit)
+  data::Augment augment = data::Augment::none;  // training augmentation
+  models::SplitNet net;                         // built from the run's seed: identical on every rank
+};
+
+// Reads the dataset's headers and training labels, resolves the cut and partitions the data. Throws ConfigError,
+// DataError or ModelError with the fix.
+RunContext make_context(const TrainConfig& config, int world_size);
+
+// The slice of the test set client `client` (1-based) of `evaluators` evaluates: a contiguous block.
+std::pair<int64_t, int64_t> test_slice(const RunContext& ctx, int64_t client, int64_t evaluators);
+
+// A client's training loader (its shard) and a test loader over [begin, end).
+data::Loader train_loader(const RunContext& ctx, const data::Split& split, int64_t client);
+data::Loader test_loader(const RunContext& ctx, const data::Split& split, int64_t begin, int64_t end);
+
+// A deep copy of a module (e.g. one bottom per client in the local topology).
+torch::nn::Sequential clone_sequential(const torch::nn::Sequential& net);
+
+at::Device parse_device(const std::string& name, int local_rank);
+
+}  // namespace mesl::train

@@ -1,0 +1,163 @@
+#include "halves.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "mesl/error.h"
+
+namespace mesl::train {
+
+double learning_rate(const TrainConfig& c, int64_t epoch) {
+  const double base = *c.lr;
+  switch (*c.schedule) {
+    case Schedule::constant: return base;
+    case Schedule::cosine:
+      return 0.5 * base * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(*c.epochs)));
+    case Schedule::multistep: {
+      double lr = base;
+      for (int64_t m : c.milestones)
+        if (epoch >= m) lr *= *c.gamma;
+      return lr;
+    }
+    case Schedule::step: return base * std::pow(*c.gamma, static_cast<double>(epoch / *c.step_size));
+  }
+  return base;
+}
+
+torch::optim::SGD make_sgd(torch::nn::Module& net, const TrainConfig& c) {
+  return torch::optim::SGD(net.parameters(),
+                           torch::optim::SGDOptions(*c.lr).momentum(*c.momentum).weight_decay(*c.weight_decay));
+}
+
+void set_learning_rate(torch::optim::SGD& opt, double lr) {
+  for (auto& group : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+}
+
+BottomHalf::BottomHalf(torch::nn::Sequential net, const TrainConfig& config, at::Device device)
+    : net_(std::move(net)), opt_((net_->to(device), make_sgd(*net_, config))), device_(device) {}
+
+at::Tensor BottomHalf::forward(const at::Tensor& images) {
+  net_->train();
+  out_ = net_->forward(images.to(device_));
+  return out_;
+}
+
+void BottomHalf::backward(const at::Tensor& grad) {
+  MESL_CHECK(out_.defined(), TrainError, "internal error: bottom backward without a forward");
+  opt_.zero_grad();
+  out_.backward(grad.to(out_.device(), out_.scalar_type()));
+  opt_.step();
+  out_ = at::Tensor();
+}
+
+at::Tensor BottomHalf::infer(const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  at::Tensor out = net_->forward(images.to(device_));
+  net_->train();
+  return out;
+}
+
+TopHalf::TopHalf(torch::nn::Sequential net, const TrainConfig& config, at::Device device)
+    : net_(std::move(net)), opt_((net_->to(device), make_sgd(*net_, config))), device_(device) {}
+
+TopStep TopHalf::train_step(const at::Tensor& activation, const at::Tensor& labels) {
+  net_->train();
+  at::Tensor act = activation.to(device_, at::kFloat).detach().requires_grad_(true);
+  opt_.zero_grad();
+  at::Tensor loss = torch::nn::functional::cross_entropy(net_->forward(act), labels.to(device_));
+  loss.backward();
+  opt_.step();
+  return TopStep{loss.item<double>(), act.grad().to(at::kCPU)};
+}
+
+EvalCounts TopHalf::evaluate(const at::Tensor& activation, const at::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  const at::Tensor target = labels.to(device_);
+  const at::Tensor logits = net_->forward(activation.to(device_, at::kFloat));
+  net_->train();
+  EvalCounts c;
+  c.samples = labels.size(0);
+  c.loss_sum = torch::nn::functional::cross_entropy(
+                   logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                   .item<double>();
+  const int64_t k = std::min<int64_t>(5, logits.size(1));
+  const at::Tensor top = std::get<1>(logits.topk(k, 1));
+  const at::Tensor hits = top.eq(target.unsqueeze(1));
+  c.correct1 = hits.narrow(1, 0, 1).sum().item<int64_t>();
+  c.correct5 = hits.sum().item<int64_t>();
+  return c;
+}
+
+namespace {
+
+std::vector<at::Tensor> state_tensors(torch::nn::Module& m) {
+  std::vector<at::Tensor> out;
+  for (auto& p : m.parameters()) out.push_back(p);
+  for (auto& b : m.buffers()) out.push_back(b);
+  return out;
+}
+
+size_t tensor_bytes(const at::Tensor& t) { return static_cast<size_t>(t.numel()) * t.element_size(); }
+
+}  // namespace
+
+size_t state_bytes(torch::nn::Module& module) {
+  size_t n = 0;
+  for (const auto& t : state_tensors(module)) n += tensor_bytes(t);
+  return n;
+}
+
+std::vector<uint8_t> save_state(torch::nn::Module& module) {
+  std::vector<uint8_t> out(state_bytes(module));
+  size_t at = 0;
+  for (const auto& t : state_tensors(module)) {
+    const at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    std::memcpy(out.data() + at, c.data_ptr(), tensor_bytes(c));
+    at += tensor_bytes(c);
+  }
+  return out;
+}
+
+void load_state(torch::nn::Module& module, const uint8_t* data, size_t size) {
+  MESL_CHECK(size == state_bytes(module), CommError, "a model state of ", size, " bytes does not fit this model (",
+             state_bytes(module), " bytes): the ranks disagree about the model or the cut");
+  torch::NoGradGuard no_grad;
+  size_t at = 0;
+  for (auto& t : state_tensors(module)) {
+    const at::Tensor src = at::from_blob(const_cast<uint8_t*>(data + at), t.sizes(), t.options().device(at::kCPU));
+    t.copy_(src);
+    at += tensor_bytes(t);
+  }
+}
+
+void load_average(torch::nn::Module& module, const std::vector<std::vector<uint8_t>>& states,
+                  const std::vector<double>& weights) {
+  MESL_CHECK(!states.empty() && states.size() == weights.size(), TrainError, "internal error: nothing to average");
+  double total = 0;
+  for (double w : weights) total += w;
+  torch::NoGradGuard no_grad;
+  size_t at = 0;
+  for (auto& t : state_tensors(module)) {
+    const auto cpu = t.options().device(at::kCPU);
+    if (at::isFloatingType(t.scalar_type())) {
+      at::Tensor sum = at::zeros(t.sizes(), cpu.dtype(at::kDouble));
+      for (size_t i = 0; i < states.size(); ++i) {
+        MESL_CHECK(states[i].size() == state_bytes(module), CommError, "a model state of ", states[i].size(),
+                   " bytes does not fit this model");
+        sum.add_(at::from_blob(const_cast<uint8_t*>(states[i].data() + at), t.sizes(), cpu).to(at::kDouble),
+                 weights[i] / total);
+      }
+      t.copy_(sum.to(t.scalar_type()));
+    } else {
+      at::Tensor best = at::from_blob(const_cast<uint8_t*>(states[0].data() + at), t.sizes(), cpu).clone();
+      for (size_t i = 1; i < states.size(); ++i)
+        best = at::maximum(best, at::from_blob(const_cast<uint8_t*>(states[i].data() + at), t.sizes(), cpu));
+      t.copy_(best);
+    }
+    at += tensor_bytes(t);
+  }
+}
+
+}  // namespace mesl::train

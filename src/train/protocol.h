@@ -1,0 +1,76 @@
+#pragma once
+// The messages of mesl's split-learning protocol (docs/protocol.md) and their byte layouts. Payloads of the codecs
+// travel as they are (tag kTagFwd, kTagBwd); everything else is one of the small structs below, serialised as
+// fixed little-endian fields so that every byte on the wire is accounted for.
+//
+//   server -> client   Control{start_turn | train_round | evaluate | stop}, Bwd payload, Model (averaged)
+//   client -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end}, Model
+//   client -> client   Model (sequential: the bottom handed to the next client)
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mesl::train {
+
+enum Tag : int {
+  kTagControl = 1,
+  kTagStep = 2,      // StepHeader: before each forward payload
+  kTagFwd = 3,       // forward activations (codec payload)
+  kTagBwd = 4,       // cut-layer gradient (codec payload)
+  kTagModel = 5,     // a bottom model's state
+  kTagStepDone = 6,  // StepDone: the client's timings after its backward
+};
+
+enum class ControlType : uint32_t {
+  start_turn = 1,   // sequential: train `steps` batches (0: a local epoch) of epoch/round
+  train_round = 2,  // sflv1/sflv2: everyone trains this round
+  evaluate = 3,     // evaluate the test slice [begin, end)
+  stop = 4,         // the run is over
+  turn_end = 5,     // a client finished its turn/round; value = bytes it sent to other clients
+  round_end = 6,
+  eval_end = 7,     // value = test samples sent
+  checkpoint = 8,   // save your part of a checkpoint for round `round`
+  checkpoint_done = 9,
+};
+
+struct Control {
+  ControlType type = ControlType::stop;
+  int64_t epoch = 0;
+  int64_t round = 0;
+  int64_t steps = 0;
+  int64_t begin = 0, end = 0;
+  int64_t value = 0;
+  std::vector<uint8_t> extra;  // e.g. serialized traffic counts
+
+  std::vector<uint8_t> serialize() const;
+  static Control parse(const std::vector<uint8_t>& bytes);
+};
+
+enum class StepKind : uint32_t { train = 1, eval = 2 };
+
+// Sent before every forward payload. The labels travel here: the server computes the loss.
+struct StepHeader {
+  StepKind kind = StepKind::train;
+  int64_t epoch = 0;
+  int64_t round = 0;
+  int64_t batch_size = 0;
+  double forward_s = 0;   // client: bottom forward
+  double encode_s = 0;    // client: forward encode
+  double rel_error = 0;   // client: ||x - x_hat|| / ||x|| of this payload
+  std::vector<int32_t> labels;
+
+  std::vector<uint8_t> serialize() const;
+  static StepHeader parse(const std::vector<uint8_t>& bytes);
+};
+
+// Sent after the client's backward, so the server can complete the step's metrics.
+struct StepDone {
+  double decode_s = 0;    // client: gradient decode
+  double backward_s = 0;  // client: bottom backward and optimizer step
+  double blocked_s = 0;   // client: from sending the header to holding the gradient
+
+  std::vector<uint8_t> serialize() const;
+  static StepDone parse(const std::vector<uint8_t>& bytes);
+};
+
+}  // namespace mesl::train

@@ -1,0 +1,124 @@
+#include "recorder.h"
+
+#include <cstdio>
+
+#include "mesl/codec/codec.h"
+#include "mesl/version.h"
+
+namespace mesl::train {
+namespace {
+
+metrics::RunAttributes attributes(const RunContext& ctx, const std::vector<std::string>& hosts) {
+  const TrainConfig& c = ctx.config;
+  metrics::RunAttributes a;
+  a.config_json = to_json(c);
+  a.cut_shape = ctx.cut_shape;
+  a.world_size = ctx.world_size;
+  a.hosts = hosts;
+  a.strings["method"] = codec::to_string(c.codec.method());
+  a.strings["codec"] = codec::to_spec(c.codec);
+  a.strings["grad_codec"] = codec::to_spec(c.grad_codec);
+  a.strings["model"] = c.model;
+  a.strings["dataset"] = c.dataset;
+  a.strings["topology"] = to_string(c.topology);
+  a.strings["partition"] = c.partition;
+  const auto& presets = models::model_info(c.model).presets;
+  std::string preset;
+  for (const auto& [name, layer] : presets)
+    if (layer == ctx.cut) preset = name;
+  a.strings["cut_preset"] = preset;
+  a.ints["cut"] = ctx.cut;
+  a.ints["clients"] = c.clients;
+  a.ints["seed"] = static_cast<int64_t>(c.seed);
+  a.ints["epochs"] = *c.epochs;
+  a.ints["batch_size"] = *c.batch_size;
+  std::vector<int64_t> batch_shape{*c.batch_size};
+  batch_shape.insert(batch_shape.end(), ctx.cut_shape.begin(), ctx.cut_shape.end());
+  a.doubles["bpe"] = codec::nominal_bpe(c.codec, batch_shape);
+  a.doubles["lr"] = *c.lr;
+  return a;
+}
+
+std::string clock_text(double s) {
+  char buf[32];
+  const auto total = static_cast<long>(s + 0.5);
+  if (total >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", total / 3600, (total / 60) % 60);
+  else if (total >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", total / 60, total % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+std::string megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+Recorder::Recorder(const RunContext& ctx, const std::vector<std::string>& hosts, int64_t steps_kept,
+                   int64_t epochs_kept)
+    : ctx_(ctx),
+      writer_(steps_kept < 0 ? metrics::RunWriter::create(ctx.config.output, attributes(ctx, hosts))
+                             : metrics::RunWriter::resume(ctx.config.output, steps_kept, epochs_kept)),
+      traffic_(comm::LinkModel{ctx.config.link_mbps, ctx.config.link_latency_ms}),
+      start_(std::chrono::steady_clock::now()) {}
+
+double Recorder::elapsed() const {
+  return elapsed_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Recorder::add_step(const metrics::StepRow& row) {
+  writer_.append_step(row);
+  loss_sum_ += row.loss * static_cast<double>(row.batch_size);
+  loss_samples_ += row.batch_size;
+}
+
+void Recorder::end_epoch(int64_t epoch, const EvalCounts& test, double lr) {
+  metrics::EpochRow e;
+  e.epoch = epoch;
+  e.train_loss = loss_samples_ > 0 ? loss_sum_ / static_cast<double>(loss_samples_) : 0.0;
+  e.test_acc1 = test.samples > 0 ? static_cast<double>(test.correct1) / static_cast<double>(test.samples) : 0.0;
+  e.test_acc5 = test.samples > 0 ? static_cast<double>(test.correct5) / static_cast<double>(test.samples) : 0.0;
+  e.fwd_bytes = traffic_.bytes(comm::Direction::fwd);
+  e.bwd_bytes = traffic_.bytes(comm::Direction::bwd);
+  e.model_bytes = traffic_.bytes(comm::Direction::model);
+  e.control_bytes = traffic_.bytes(comm::Direction::control);
+  e.wall_s = elapsed();
+  e.link_s = traffic_.link_s();
+  e.lr = lr;
+  std::vector<metrics::MessageTotal> totals;
+  for (int d = 0; d < comm::kDirections; ++d) {
+    const auto dir = static_cast<comm::Direction>(d);
+    totals.push_back(metrics::MessageTotal{comm::to_string(dir), traffic_[dir].messages, traffic_[dir].bytes,
+                                           traffic_[dir].header_bytes});
+  }
+  writer_.set_message_totals(totals);
+  writer_.append_epoch(e);
+  last_acc1_ = e.test_acc1;
+  loss_sum_ = 0;
+  loss_samples_ = 0;
+  if (ctx_.config.quiet) return;
+  const int64_t epochs = *ctx_.config.epochs;
+  const double per_epoch = e.wall_s / static_cast<double>(epoch + 1);
+  std::printf("epoch %lld/%lld  loss %.4f  test %.2f%% (top-5 %.2f%%)  sent %s fwd, %s bwd, %s model  elapsed %s  ETA %s\n",
+              static_cast<long long>(epoch + 1), static_cast<long long>(epochs), e.train_loss, 100 * e.test_acc1,
+              100 * e.test_acc5, megabytes(e.fwd_bytes).c_str(), megabytes(e.bwd_bytes).c_str(),
+              megabytes(e.model_bytes).c_str(), clock_text(e.wall_s).c_str(),
+              clock_text(per_epoch * static_cast<double>(epochs - epoch - 1)).c_str());
+  std::fflush(stdout);
+}
+
+void Recorder::finish() {
+  writer_.flush();
+  std::printf("done: %lld epochs in %s, test accuracy %.2f%%, %s forward (%s), %s backward; results in %s\n",
+              static_cast<long long>(writer_.epochs()), clock_text(elapsed()).c_str(), 100 * last_acc1_,
+              megabytes(traffic_.bytes(comm::Direction::fwd)).c_str(), codec::to_spec(ctx_.config.codec).c_str(),
+              megabytes(traffic_.bytes(comm::Direction::bwd)).c_str(), writer_.path().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace mesl::train

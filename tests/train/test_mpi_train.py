@@ -1,0 +1,101 @@
+"""Integration tests of `mesl train` under mpirun: every topology learns, writes a consistent metrics file whose
+byte counts reconcile with the codec formula, and is reproducible from its seed; bad options fail cleanly."""
+import os
+import unittest
+
+import numpy as np
+
+from mpi_runs import (SMALL, check_consistent, check_learns, local, mpirun, read_run, scratch)
+
+
+class Topologies(unittest.TestCase):
+    def run_twice(self, ranks, extra, name):
+        d = scratch(name)
+        runs = []
+        for i in range(2):
+            out = os.path.join(d, f"run{i}.h5")
+            p = mpirun(ranks, SMALL + extra + ["--output", out])
+            self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+            runs.append(read_run(out))
+        return runs
+
+    def check_topology(self, topology, ranks=4, extra=(), deterministic=True):
+        a, b = self.run_twice(ranks, ["--topology", topology, "--codec", "ms", "--keep", "0.05", "--bits", "2"]
+                              + list(extra), topology)
+        check_consistent(self, a)
+        check_learns(self, a)
+        self.assertEqual(a["attrs"]["topology"], topology)
+        self.assertEqual(len(a["epochs"]["epoch"]), 2)
+        self.assertEqual(set(a["steps"]["client"].tolist()), set(range(1, ranks)))
+        # The same seed gives the same bytes, and (where the order of service is fixed) the same losses.
+        np.testing.assert_array_equal(a["steps"]["fwd_bytes"], b["steps"]["fwd_bytes"])
+        if deterministic:
+            np.testing.assert_array_equal(a["steps"]["loss"], b["steps"]["loss"])
+            np.testing.assert_array_equal(a["epochs"]["test_acc1"], b["epochs"]["test_acc1"])
+        return a
+
+    def test_sequential(self):
+        run = self.check_topology("sequential")
+        # The bottom is handed from client to client: model traffic is counted.
+        self.assertGreater(run["epochs"]["model_bytes"][-1], 0)
+        self.assertEqual(run["messages"]["model"]["count"], 0)  # counted by the clients, reported as bytes
+        self.assertGreater(run["epochs"]["link_s"][-1], 0)
+
+    def test_sflv1(self):
+        run = self.check_topology("sflv1")
+        self.assertGreater(run["messages"]["model"]["count"], 0)  # FedAvg: clients up, average down
+
+    def test_sflv2_arrival_order(self):
+        self.check_topology("sflv2", deterministic=False)
+
+    def test_sflv2_round_robin_is_reproducible(self):
+        self.check_topology("sflv2", extra=["--serve-order", "round-robin"])
+
+    def test_local_matches_sequential(self):
+        d = scratch("local")
+        args = SMALL + ["--codec", "ms", "--keep", "0.05", "--bits", "2"]
+        p = local(args + ["--clients", "3", "--output", os.path.join(d, "local.h5")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = mpirun(4, args + ["--topology", "sequential", "--output", os.path.join(d, "seq.h5")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        loc, seq = read_run(os.path.join(d, "local.h5")), read_run(os.path.join(d, "seq.h5"))
+        check_consistent(self, loc)
+        # The transport changes nothing numerically: same losses, same accuracy, same forward bytes.
+        np.testing.assert_array_equal(loc["steps"]["loss"], seq["steps"]["loss"])
+        np.testing.assert_array_equal(loc["epochs"]["test_acc1"], seq["epochs"]["test_acc1"])
+        np.testing.assert_array_equal(loc["steps"]["fwd_bytes"], seq["steps"]["fwd_bytes"])
+
+
+class BadOptions(unittest.TestCase):
+    def expect_failure(self, ranks, args, text, code=2):
+        p = mpirun(ranks, SMALL + args + ["--output", os.path.join(scratch("bad"), "x.h5")], timeout=120)
+        self.assertNotEqual(p.returncode, 0)
+        errors = [line for line in p.stderr.splitlines() if line.startswith("mesl: error:")]
+        self.assertEqual(len(errors), 1, p.stderr)
+        self.assertIn(text, errors[0])
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertNotIn("terminate called", p.stderr)
+
+    def test_unknown_model(self):
+        self.expect_failure(3, ["--model", "alexnet"], "unknown model 'alexnet'")
+
+    def test_cut_out_of_range(self):
+        self.expect_failure(3, ["--cut", "9"], "out of range")
+
+    def test_ranks_do_not_fit(self):
+        self.expect_failure(3, ["--clients", "4"], "mpirun -np 5")
+
+    def test_one_rank_is_not_enough(self):
+        self.expect_failure(1, ["--topology", "sflv1"], "needs a server and at least one client")
+
+    def test_missing_dataset_directory(self):
+        self.expect_failure(3, ["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist")
+
+    def test_unwritable_output(self):
+        p = mpirun(3, SMALL + ["--output", "/nonexistent/dir/run.h5"], timeout=120)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent/dir/run.h5", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
