@@ -1,12 +1,11 @@
-// The one main() shared by every unit-test executable. Like the mesl executable, it keeps freed memory in the
-// process (see src/cli/main.cpp): LibTorch's per-operation allocations otherwise page-fault on every call.
+// The one main() shared by every unit-test executable; like the mesl executable it keeps freed memory in the
+// process (mesl/util/allocator.h).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
-#include <malloc.h>
+
+#include "mesl/util/allocator.h"
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
-  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+  mesl::keep_freed_memory();
   return doctest::Context(argc, argv).run();
 }

@@ -1,7 +1,5 @@
 // The `mesl` executable: dispatches to a subcommand and turns every failure into one line on stderr and an exit
 // code (2: bad usage or configuration; 1: anything else), never a raw exception trace.
-#include <malloc.h>
-
 #include <c10/util/Exception.h>
 
 #include <cstring>
@@ -10,6 +8,7 @@
 
 #include "commands.h"
 #include "mesl/error.h"
+#include "mesl/util/allocator.h"
 #include "mesl/version.h"
 
 namespace {
@@ -23,22 +22,13 @@ const char* kUsage =
     "  errors   compression error of every codec on real cut-layer activations\n"
     "  version  print the version\n";
 
-// LibTorch allocates and frees large tensors on every operation. glibc serves blocks above 128 KiB with mmap and
-// trims the heap top eagerly, so each operation page-faults its memory in again; on a VM that costs 3x in training
-// throughput (docs/performance.md). Keep freed memory in the process instead.
-void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
-  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
-}
-
 // The first line of a message (LibTorch errors carry a C++ backtrace after it).
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  keep_freed_memory();
+  mesl::keep_freed_memory();
   if (argc < 2) {
     std::cerr << kUsage;
     return 2;

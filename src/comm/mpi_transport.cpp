@@ -164,7 +164,7 @@ class MpiTransport final : public Transport {
   int64_t reduce_max(int64_t value, int up_tag, int down_tag, const std::string& what, Timeout timeout);
 
   OwnedComm data_;     // user messages, tags 0..998
-  OwnedComm control_;  // aborts and the collectives' messages
+  OwnedComm control_;  // aborts, the collectives' messages and hurry signals
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;
@@ -244,6 +244,13 @@ void MpiTransport::poll(Done&& done, const Deadline& deadline, TimeoutText&& tim
 template <typename TimeoutText>
 void MpiTransport::send_framed(MPI_Comm comm, int dest, int tag, const uint8_t* data, size_t bytes,
                                const Deadline& deadline, TimeoutText&& timeout_text) {
+  // A large user message moves only while both sides make MPI progress calls. Until the receiver starts taking
+  // it the sender may poll slowly; from the hurry signal on it polls fast, and the transfer is soon over.
+  const bool large = comm == data_.get() && std::min(bytes, max_piece_) >= kHurryBytes;  // as the receiver sees it
+  // A signal here now belongs to an earlier message (one that went eagerly, or a send that gave up): drop it.
+  if (large)
+    while (take_hurry(dest)) {
+    }
   std::vector<MPI_Request> requests;
   size_t offset = 0;
   for (;;) {
@@ -255,9 +262,6 @@ void MpiTransport::send_framed(MPI_Comm comm, int dest, int tag, const uint8_t* 
     offset += piece;
     if (piece < max_piece_) break;
   }
-  // A large user message moves only while both sides make MPI progress calls. Until the receiver starts taking
-  // it the sender may poll slowly; from the hurry signal on it polls fast, and the transfer is soon over.
-  const bool large = comm == data_.get() && bytes >= kHurryBytes;
   bool hurried = false;
   detail::Backoff backoff;
   try {

@@ -13,11 +13,13 @@ namespace mesl::comm::detail {
 
 using Clock = std::chrono::steady_clock;
 
-// When a wait with a Timeout gives up; a wait without one never does.
+// When a wait with a Timeout gives up; a wait without one never does. Negative timeouts count as 0 (one look,
+// no wait); timeouts beyond kForever (and infinity) as none, where a deadline would overflow the clock.
 class Deadline {
  public:
+  static constexpr double kForever = 1e9;  // seconds: about 32 years
   explicit Deadline(const Timeout& timeout)
-      : seconds_(timeout ? std::max(0.0, timeout->count()) : 0.0), bounded_(timeout.has_value()) {
+      : seconds_(timeout ? std::max(0.0, timeout->count()) : 0.0), bounded_(timeout && seconds_ < kForever) {
     if (bounded_) at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds_));
   }
   bool bounded() const { return bounded_; }

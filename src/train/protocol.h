@@ -34,6 +34,8 @@ enum class ControlType : uint32_t {
 };
 
 struct Control {
+  explicit Control(ControlType t = ControlType::stop, int64_t epoch_ = 0, int64_t round_ = 0, int64_t steps_ = 0)
+      : type(t), epoch(epoch_), round(round_), steps(steps_) {}
   ControlType type = ControlType::stop;
   int64_t epoch = 0;
   int64_t round = 0;

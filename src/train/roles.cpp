@@ -46,14 +46,14 @@ class Server {
       std::vector<std::tuple<int, int64_t, int64_t>> evaluators;
       if (c.topology == Topology::sequential) {
         for (int client = 1; client <= n; ++client) {
-          control(client, Control{ControlType::start_turn, round, round, c.local_steps});
+          control(client, Control(ControlType::start_turn, round, round, c.local_steps));
           serve({client});
         }
         evaluators.emplace_back(n, 0, ctx_.test_size);  // the last client holds the newest bottom
       } else {
         std::set<int> all;
         for (int client = 1; client <= n; ++client) {
-          control(client, Control{ControlType::train_round, round, round, c.local_steps});
+          control(client, Control(ControlType::train_round, round, round, c.local_steps));
           all.insert(client);
         }
         serve(all);
@@ -66,7 +66,7 @@ class Server {
       }
       rec_.end_epoch(round, evaluate(evaluators), lr);
     }
-    for (int client = 1; client <= n; ++client) control(client, Control{ControlType::stop});
+    for (int client = 1; client <= n; ++client) control(client, Control(ControlType::stop));
     rec_.finish();
     return 0;
   }
@@ -159,7 +159,7 @@ class Server {
   EvalCounts evaluate(const std::vector<std::tuple<int, int64_t, int64_t>>& evaluators) {
     std::set<int> active;
     for (const auto& [client, begin, end] : evaluators) {
-      Control c{ControlType::evaluate};
+      Control c(ControlType::evaluate);
       c.begin = begin;
       c.end = end;
       control(client, c);
@@ -229,7 +229,7 @@ class Client {
             load_state(*worker_.bottom().net(), t_.recv(previous, kTagModel, timeout_).data);
           have_relay = false;
           train(c);
-          Control end{ControlType::turn_end, c.epoch, c.round};
+          Control end(ControlType::turn_end, c.epoch, c.round);
           if (relay) {
             const auto state = save_state(*worker_.bottom().net());
             t_.send(next, kTagModel, state, timeout_);
@@ -240,14 +240,14 @@ class Client {
         }
         case ControlType::train_round: {
           train(c);
-          t_.send(0, kTagControl, Control{ControlType::round_end, c.epoch, c.round}.serialize(), timeout_);
+          t_.send(0, kTagControl, Control(ControlType::round_end, c.epoch, c.round).serialize(), timeout_);
           t_.send(0, kTagModel, save_state(*worker_.bottom().net()), timeout_);
           // The average arrives once every client finished its round: no timeout for the slowest.
           load_state(*worker_.bottom().net(), t_.recv(0, kTagModel).data);
           break;
         }
         case ControlType::evaluate: {
-          Control end{ControlType::eval_end};
+          Control end(ControlType::eval_end);
           end.value = worker_.evaluate(c.begin, c.end, [&](const StepHeader& h, const std::vector<uint8_t>& payload) {
             t_.send(0, kTagStep, h.serialize(), timeout_);
             t_.send(0, kTagFwd, payload, timeout_);

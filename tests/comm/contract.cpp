@@ -167,8 +167,8 @@ void recv_any_of(Transport& t) {
     EXPECT(skipped.source == 1 && skipped.data == pattern(40, 40), "the message no pattern matched was lost");
     const std::string text = expect_error<CommError>(
         [&] { t.recv_any_of({{1, 43}, {last, 44}}, seconds(0.2)); }, "recv_any_of with nothing to receive");
-    EXPECT(contains(text, "did not answer within 0.2 s") && contains(text, "rank") && contains(text, "1"),
-           "the timeout text does not name the ranks: ", text);
+    const std::string who = last == 1 ? "rank 1" : "ranks 1, " + std::to_string(last);
+    EXPECT(text.rfind(who + " did not answer within 0.2 s", 0) == 0, "the timeout text does not name ", who, ": ", text);
   }
   t.barrier(kPatience);
 }
@@ -281,13 +281,17 @@ void barrier_timeout(Transport& t) {
   const int skipper = t.size() - 1;
   if (t.rank() == skipper) return;
   // Rank 0 gives up first, so when it does every other rank is still waiting and only the skipper is missing.
-  const double timeout = t.rank() == 0 ? 0.3 : 0.8;
+  const double timeout = t.rank() == 0 ? 0.3 : 0.6;
   const auto start = Clock::now();
   const std::string text = expect_error<CommError>([&] { t.barrier(seconds(timeout)); }, "a barrier a rank skips");
   EXPECT(since(start) >= timeout - 0.01 && since(start) < 10, "a ", timeout, " s barrier timeout took ", since(start));
-  if (t.rank() == 0)
-    EXPECT(contains(text, "rank " + std::to_string(skipper) + " did not reach the barrier within 0.3 s"),
-           "the timeout text does not name the missing rank: ", text);
+  if (t.rank() == 0) {
+    // Normally only the skipper is missing; on a loaded machine a slow rank may be named as well.
+    const auto end = text.find(" did not reach the barrier within 0.3 s");
+    EXPECT(end != std::string::npos && text.compare(0, 4, "rank") == 0, "the timeout text is ", text);
+    EXPECT(contains(text.substr(0, end), std::to_string(skipper)), "the timeout text does not name rank ", skipper,
+           ": ", text);
+  }
 }
 
 void all_max(Transport& t) {

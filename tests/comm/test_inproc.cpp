@@ -130,3 +130,19 @@ TEST_CASE("in-process sends never wait, with or without a receiver") {
       CHECK(m.data == contract::pattern(size, static_cast<uint32_t>(i)));
     }
 }
+
+TEST_CASE("timeouts: negative means one look, huge means no deadline") {
+  run_ranks(2, [](Transport& t) {
+    if (t.rank() == 1) {
+      t.recv(0, 2);  // rank 0 has checked the negative timeout
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      t.send(0, 3, std::vector<uint8_t>{1, 2, 3});
+      return;
+    }
+    CHECK_THROWS_WITH_AS(t.recv(1, 3, seconds(-5)), doctest::Contains("rank 1 did not answer within 0 s"), CommError);
+    t.send(1, 2, std::vector<uint8_t>{});
+    // 1e12 s would overflow the clock's deadline arithmetic; it must wait like no timeout at all.
+    const Message m = t.recv(1, 3, seconds(1e12));
+    CHECK(m.data == std::vector<uint8_t>{1, 2, 3});
+  });
+}

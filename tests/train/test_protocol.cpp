@@ -7,7 +7,11 @@
 using namespace mesl::train;
 
 TEST_CASE("messages round-trip") {
-  Control c{ControlType::evaluate, 3, 4, 5, 100, 200, 7, {1, 2, 3}};
+  Control c(ControlType::evaluate, 3, 4, 5);
+  c.begin = 100;
+  c.end = 200;
+  c.value = 7;
+  c.extra = {1, 2, 3};
   const Control c2 = Control::parse(c.serialize());
   CHECK(c2.type == ControlType::evaluate);
   CHECK(c2.epoch == 3);

@@ -1,0 +1,16 @@
+#pragma once
+// LibTorch allocates and frees large tensors on every operation. glibc serves blocks above 128 KiB with mmap and
+// trims the heap top eagerly, so each operation page-faults its memory in again; on a VM that costs 3x in training
+// throughput (docs/performance.md). keep_freed_memory() makes glibc keep freed memory in the process instead.
+// Call it first thing in main().
+#include <malloc.h>
+
+namespace mesl {
+
+inline void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+}
+
+}  // namespace mesl
