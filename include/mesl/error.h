@@ -46,10 +46,10 @@ class DataError : public Error {
   using Error::Error;
 };
 
-// An unknown model or a cut that does not exist.
-class ModelError : public Error {
+// An unknown model or a cut that does not exist (a configuration error: exit code 2).
+class ModelError : public ConfigError {
  public:
-  using Error::Error;
+  using ConfigError::ConfigError;
 };
 
 // HDF5 output or input failed.

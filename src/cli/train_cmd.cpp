@@ -41,9 +41,9 @@ int train_command(int argc, char** argv) {
     auto parsed = parse_train_options(argc, argv);
     if (!parsed) return 0;
     config = *parsed;
-  } catch (const ConfigError&) {
+  } catch (const Error& e) {
     // Every rank parses the same command line: let rank 0 alone say what is wrong.
-    if (env_rank > 0) return 2;
+    if (env_rank > 0) return dynamic_cast<const ConfigError*>(&e) ? 2 : 1;
     throw;
   }
   if (!under_launcher()) return train::run_training(config, nullptr);

@@ -33,7 +33,8 @@ class Server {
         t_(t),
         worker_(ctx, ctx.net, parse_device(ctx.config.server_device, t.local_rank())),
         rec_(rec),
-        timeout_(timeout_of(ctx)) {}
+        timeout_(timeout_of(ctx)),
+        steps_started_(rec.next_step()) {}
 
   int run() {
     const TrainConfig& c = ctx_.config;
@@ -112,6 +113,7 @@ class Server {
         const comm::Message payload = t_.recv(c, kTagFwd, timeout_);
         traffic.count(Direction::fwd, payload.data.size(), payload_header_bytes(payload.data));
         ServerWorker::Result r = worker_.train_step(c, h, payload.data);
+        r.row.step = steps_started_++;  // steps are numbered in the order the server serves them
         t_.send(c, kTagBwd, r.grad_payload, timeout_);
         traffic.count(Direction::bwd, r.grad_payload.size(), payload_header_bytes(r.grad_payload));
         pending[c] = std::move(r);
@@ -123,9 +125,13 @@ class Server {
         traffic.count(Direction::control, m.data.size());
         ServerWorker::Result& r = pending.at(c);
         complete_row(r.row, StepDone::parse(m.data), r.server_s);
-        r.row.step = rec_.next_step();
-        rec_.add_step(r.row);
+        completed_[r.row.step] = r.row;
         pending.erase(c);
+        // Clients finish steps out of order; rows are written in step order.
+        while (!completed_.empty() && completed_.begin()->first == rec_.next_step()) {
+          rec_.add_step(completed_.begin()->second);
+          completed_.erase(completed_.begin());
+        }
       } else {
         traffic.count(Direction::control, m.data.size());
         const Control end = Control::parse(m.data);
@@ -194,6 +200,8 @@ class Server {
   ServerWorker worker_;
   Recorder& rec_;
   comm::Timeout timeout_;
+  int64_t steps_started_ = 0;
+  std::map<int64_t, metrics::StepRow> completed_;
 };
 
 class Client {
