@@ -3,9 +3,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "mesl/error.h"
 
@@ -13,8 +16,24 @@ namespace mesl::cli {
 
 std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv) {
   options.add_options("Help")("h,help", "Print this help");
+  // cxxopts takes a one-letter name for a short option only (-k) and refuses --k as bad syntax, but codec.md and
+  // the help text spell the kept count --k: pass --k and --k=N on as -k.
+  std::vector<std::string> spelled;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--k") {
+      spelled.emplace_back("-k");
+    } else if (a.rfind("--k=", 0) == 0) {
+      spelled.emplace_back("-k");
+      spelled.push_back(a.substr(4));
+    } else {
+      spelled.push_back(a);
+    }
+  }
+  std::vector<char*> args;
+  for (auto& a : spelled) args.push_back(a.data());
   try {
-    auto result = options.parse(argc, argv);
+    auto result = options.parse(static_cast<int>(args.size()), args.data());
     if (result.count("help")) {
       std::cout << options.help() << std::endl;
       return std::nullopt;
@@ -112,6 +131,10 @@ codec::CodecOptions codec_options(const cxxopts::ParseResult& args, const CodecO
 }
 
 std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes) {
+  // A directory opens as a stream on Linux and reports a nonsense size; say what is wrong instead.
+  std::error_code ec;
+  MESL_CHECK(!std::filesystem::is_directory(path, ec), ConfigError, "cannot read ", path,
+             ": it is a directory, not a file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   MESL_CHECK(in.good(), ConfigError, "cannot read ", path, ": ", std::strerror(errno));
   const auto size = static_cast<size_t>(in.tellg());

@@ -143,6 +143,7 @@ int decode(int argc, char** argv) {
   const auto payload = read_file((*args)["input"].as<std::string>(), kMaxPayloadFile);
   codec::DecodeLimits limits;
   limits.max_elements = (*args)["max-elements"].as<int64_t>();
+  MESL_CHECK(limits.max_elements >= 0, ConfigError, "--max-elements must be >= 0; got ", limits.max_elements);
   const auto t0 = Clock::now();
   const codec::Header h = codec::read_header(payload.data(), payload.size(), limits);
   const at::Tensor x_hat = codec::decode(payload, codec::DecodeOptions()

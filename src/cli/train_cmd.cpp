@@ -13,6 +13,7 @@
 #include "mesl/error.h"
 #include "mesl/models/model.h"
 #include "mesl/train/run.h"
+#include "mesl/train/signals.h"
 #include "train_options.h"
 
 namespace mesl::cli {
@@ -35,6 +36,8 @@ bool under_launcher() {
 }  // namespace
 
 int train_command(int argc, char** argv) {
+  // First thing: a SIGTERM/SIGUSR1 that arrives during start-up must not kill the rank (see signals.h).
+  train::install_stop_handlers();
   const int env_rank = launcher_rank();
   train::TrainConfig config;
   try {

@@ -160,7 +160,8 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
 
   if (is_cast(m)) {
     const at::Tensor wire = input.to(cast_type(m)).contiguous().cpu();
-    std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
+    // An empty tensor has no storage (data_ptr() is null), and memcpy from null is undefined even for 0 bytes.
+    if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
   } else if (fast) {
     const at::Tensor x = input.to(at::kFloat).contiguous();
     if (m == Method::qu)
@@ -171,7 +172,7 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
     const at::Tensor wire = detail::reference_encode(job, input.to(at::kFloat).contiguous()).cpu();
     MESL_CHECK(static_cast<size_t>(wire.numel()) == job.layout.body_bytes(), CodecError,
                "internal error: reference body has ", wire.numel(), " bytes, expected ", job.layout.body_bytes());
-    std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
+    if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
   }
   write_header(job.header, payload.data());
   return payload;

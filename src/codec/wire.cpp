@@ -231,7 +231,9 @@ Header read_header(const uint8_t* data, size_t size, const DecodeLimits& limits)
     const size_t off = kOffShape + 8 * rank;
     h.qu_min = get<float>(data, off);
     h.qu_max = get<float>(data, off + 4);
-    if (!std::isfinite(h.qu_min) || !std::isfinite(h.qu_max) || h.qu_min > h.qu_max)
+    // The encoder refuses ranges whose width overflows float32 (check_qu_range); decoding one would give NaN.
+    if (!std::isfinite(h.qu_min) || !std::isfinite(h.qu_max) || h.qu_min > h.qu_max ||
+        !std::isfinite(h.qu_max - h.qu_min))
       refuse("qu range is not a finite interval");
   }
   const Layout l = layout_of(h);

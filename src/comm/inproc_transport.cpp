@@ -63,7 +63,7 @@ class Hub {
           return m;
         }
       }
-      if (deadline.passed()) throw CommError(detail::no_answer_text(patterns, deadline.seconds(), self));
+      if (deadline.passed()) throw TimeoutError(detail::no_answer_text(patterns, deadline.seconds(), self));
       wait(box, lock, deadline);
     }
   }
@@ -105,7 +105,7 @@ class Hub {
         std::vector<int> missing;
         for (int r = 0; r < size_; ++r)
           if (r != self && !c.values[static_cast<size_t>(r)]) missing.push_back(r);
-        throw CommError(detail::missing_ranks_text(missing, kind == kBarrier ? "the barrier" : "all_max",
+        throw TimeoutError(detail::missing_ranks_text(missing, kind == kBarrier ? "the barrier" : "all_max",
                                                    deadline.seconds()));
       }
       wait(box, lock, deadline);

@@ -233,7 +233,7 @@ void MpiTransport::poll(Done&& done, const Deadline& deadline, TimeoutText&& tim
   for (;;) {
     throw_if_aborted();
     if (done()) return;
-    if (deadline.passed()) throw CommError(timeout_text());
+    if (deadline.passed()) throw TimeoutError(timeout_text());
     backoff.sleep(deadline);
   }
 }

@@ -117,8 +117,15 @@ class SyntheticSplit final : public Split {
     const int64_t label = labels_[static_cast<size_t>(index)];
     const double* grid = coarse_.data() + label * channels_ * grid_ * grid_;
     Rng noise(hash_words(Domain::synthetic_noise, {seed_, split_, static_cast<uint64_t>(index)}));
+    // So that a model does not learn the set perfectly in a few steps (which would hide differences between
+    // codecs), every sample also carries a weaker template of another class and its own contrast.
+    const auto other = static_cast<int64_t>((static_cast<uint64_t>(label) + 1 + noise.next() % static_cast<uint64_t>(
+                                                 std::max<int64_t>(classes_ - 1, 1))) % static_cast<uint64_t>(classes_));
+    const double* distractor = coarse_.data() + other * channels_ * grid_ * grid_;
+    const double gain = 0.6 + 0.8 * static_cast<double>(noise.next() >> 11) * 0x1.0p-53;  // contrast 0.6..1.4
     for (int64_t ch = 0; ch < channels_; ++ch) {
       const double* plane = grid + ch * grid_ * grid_;
+      const double* plane2 = distractor + ch * grid_ * grid_;
       for (int64_t y = 0; y < side_; ++y) {
         const Tap& ty = taps_[static_cast<size_t>(y)];
         for (int64_t x = 0; x < side_; ++x) {
@@ -128,7 +135,13 @@ class SyntheticSplit final : public Split {
           const double bottom =
               plane[ty.hi * grid_ + tx.lo] * (1.0 - tx.weight) + plane[ty.hi * grid_ + tx.hi] * tx.weight;
           const double t = top * (1.0 - ty.weight) + bottom * ty.weight;
-          const double value = std::floor(128.0 + 60.0 * t + 40.0 * irwin_hall(noise.next()) + 0.5);
+          const double top2 =
+              plane2[ty.lo * grid_ + tx.lo] * (1.0 - tx.weight) + plane2[ty.lo * grid_ + tx.hi] * tx.weight;
+          const double bottom2 =
+              plane2[ty.hi * grid_ + tx.lo] * (1.0 - tx.weight) + plane2[ty.hi * grid_ + tx.hi] * tx.weight;
+          const double t2 = top2 * (1.0 - ty.weight) + bottom2 * ty.weight;
+          const double value =
+              std::floor(128.0 + gain * (36.0 * t + 24.0 * t2) + 40.0 * irwin_hall(noise.next()) + 0.5);
           *out++ = static_cast<uint8_t>(std::clamp(value, 0.0, 255.0));
         }
       }

@@ -2,6 +2,7 @@
 #include "mesl/train/config.h"
 
 #include <cmath>
+#include <limits>
 
 #include "mesl/error.h"
 #include "mesl/util/json.h"
@@ -85,6 +86,9 @@ void validate(const TrainConfig& c, int world_size) {
                " ranks: rank 0 is the server and ranks 1..N the clients, so use mpirun -np ", c.clients + 1);
   }
   MESL_CHECK(*c.lr > 0 && std::isfinite(*c.lr), ConfigError, "--lr must be positive");
+  // The optimizer applies the rate to float32 weights: a larger one fails inside LibTorch with an unclear message.
+  MESL_CHECK(*c.lr <= std::numeric_limits<float>::max(), ConfigError, "--lr ", *c.lr,
+             " does not fit in float32 (the weights' type); use a smaller --lr");
   MESL_CHECK(*c.momentum >= 0 && *c.momentum < 1, ConfigError, "--momentum must be in [0, 1)");
   MESL_CHECK(*c.weight_decay >= 0, ConfigError, "--weight-decay must be >= 0");
   MESL_CHECK(*c.epochs >= 1, ConfigError, "--epochs must be >= 1");

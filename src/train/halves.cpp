@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "mesl/error.h"
 
@@ -30,6 +31,9 @@ torch::optim::SGD make_sgd(torch::nn::Module& net, const TrainConfig& c) {
 }
 
 void set_learning_rate(torch::optim::SGD& opt, double lr) {
+  // A schedule with --gamma > 1 can grow the rate past float32, which LibTorch reports as a bare conversion error.
+  MESL_CHECK(std::isfinite(lr) && std::fabs(lr) <= std::numeric_limits<float>::max(), ConfigError,
+             "the learning rate of this epoch, ", lr, ", does not fit in float32; lower --lr or --gamma");
   for (auto& group : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
 }
 

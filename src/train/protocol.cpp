@@ -61,7 +61,7 @@ class Reader {
 
 std::vector<uint8_t> Control::serialize() const {
   Writer w;
-  w.put(static_cast<uint32_t>(type)).put(epoch).put(round).put(steps).put(begin).put(end).put(value);
+  w.put(static_cast<uint32_t>(type)).put(epoch).put(round).put(steps).put(begin).put(end).put(value).put(flags);
   w.put(static_cast<uint64_t>(extra.size())).bytes(extra.data(), extra.size());
   return std::move(w.out);
 }
@@ -76,6 +76,7 @@ Control Control::parse(const std::vector<uint8_t>& bytes) {
   c.begin = r.get<int64_t>();
   c.end = r.get<int64_t>();
   c.value = r.get<int64_t>();
+  c.flags = r.get<int64_t>();
   const auto n = r.get<uint64_t>();
   MESL_CHECK(n == r.left(), CommError, "a control message is malformed: the ranks run different mesl versions");
   c.extra.resize(n);

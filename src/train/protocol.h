@@ -3,8 +3,10 @@
 // travel as they are (tag kTagFwd, kTagBwd); everything else is one of the small structs below, serialised as
 // fixed little-endian fields so that every byte on the wire is accounted for.
 //
-//   server -> client   Control{start_turn | train_round | evaluate | stop}, Bwd payload, Model (averaged)
-//   client -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end}, Model
+//   server -> client   Control{start_turn | train_round | evaluate | checkpoint | pause | average | stop},
+//                      Bwd payload
+//   client -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end |
+//                      checkpoint_done}, Model (for FedAvg), Signal
 //   client -> client   Model (sequential: the bottom handed to the next client)
 #include <cstdint>
 #include <string>
@@ -19,6 +21,7 @@ enum Tag : int {
   kTagBwd = 4,       // cut-layer gradient (codec payload)
   kTagModel = 5,     // a bottom model's state
   kTagStepDone = 6,  // StepDone: the client's timings after its backward
+  kTagSignal = 7,    // a client received SIGTERM/SIGUSR1: the server should stop the job at a safe point
 };
 
 enum class ControlType : uint32_t {
@@ -29,9 +32,17 @@ enum class ControlType : uint32_t {
   turn_end = 5,     // a client finished its turn/round; value = bytes it sent to other clients
   round_end = 6,
   eval_end = 7,     // value = test samples sent
-  checkpoint = 8,   // save your part of a checkpoint for round `round`
+  checkpoint = 8,   // save your part of the checkpoint in directory `extra`; `value`: the rank that must first
+                    // take the bottom handed to it (sequential), 0 for none
   checkpoint_done = 9,
+  pause = 10,       // finish the step in flight and end your turn now (the job is stopping)
+  average = 11,     // sflv1/sflv2: `extra` is the averaged bottom (FedAvg)
 };
+
+// Control::flags
+inline constexpr int64_t kFlagContinue = 1;  // start_turn: continue your own interrupted turn (no hand-over to take)
+inline constexpr int64_t kFlagHandOver = 2;  // start_turn: hand the bottom to the next client after the turn
+inline constexpr int64_t kFlagPaused = 4;    // turn_end / round_end: the turn ended early because of a pause
 
 struct Control {
   explicit Control(ControlType t = ControlType::stop, int64_t epoch_ = 0, int64_t round_ = 0, int64_t steps_ = 0)
@@ -42,7 +53,8 @@ struct Control {
   int64_t steps = 0;
   int64_t begin = 0, end = 0;
   int64_t value = 0;
-  std::vector<uint8_t> extra;  // e.g. serialized traffic counts
+  int64_t flags = 0;
+  std::vector<uint8_t> extra;  // a checkpoint directory, an averaged model
 
   std::vector<uint8_t> serialize() const;
   static Control parse(const std::vector<uint8_t>& bytes);

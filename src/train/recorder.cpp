@@ -112,6 +112,30 @@ void Recorder::end_epoch(int64_t epoch, const EvalCounts& test, double lr) {
   std::fflush(stdout);
 }
 
+void Recorder::save(torch::serialize::OutputArchive& a) const {
+  put(a, "steps_written", writer_.steps());
+  put(a, "epochs_written", writer_.epochs());
+  put(a, "traffic", traffic_.serialize());
+  put(a, "elapsed_s", elapsed());
+  put(a, "epoch_loss_sum", loss_sum_);
+  put(a, "epoch_loss_samples", loss_samples_);
+  put(a, "last_acc1", last_acc1_);
+}
+
+void Recorder::restore(torch::serialize::InputArchive& a) {
+  const auto t = get_bytes(a, "traffic");
+  traffic_ = comm::Traffic::deserialize(t.data(), t.size(), traffic_.link());
+  elapsed_offset_ = get_double(a, "elapsed_s");
+  start_ = std::chrono::steady_clock::now();
+  loss_sum_ = get_double(a, "epoch_loss_sum");
+  loss_samples_ = get_int(a, "epoch_loss_samples");
+  last_acc1_ = get_double(a, "last_acc1");
+}
+
+std::pair<int64_t, int64_t> Recorder::rows_in(torch::serialize::InputArchive& a) {
+  return {get_int(a, "steps_written"), get_int(a, "epochs_written")};
+}
+
 void Recorder::finish() {
   writer_.flush();
   std::printf("done: %lld epochs in %s, test accuracy %.2f%%, %s forward (%s), %s backward; results in %s\n",

@@ -8,6 +8,7 @@
 
 #include "context.h"
 #include "halves.h"
+#include "checkpoint.h"
 #include "mesl/comm/traffic.h"
 #include "mesl/metrics/run_writer.h"
 
@@ -27,13 +28,15 @@ class Recorder {
   // unless quiet, a progress line on stdout.
   void end_epoch(int64_t epoch, const EvalCounts& test, double lr);
   void finish();  // the final summary line
+  void flush() { writer_.flush(); }
   const std::string& path() const { return writer_.path(); }
   double last_accuracy() const { return last_acc1_; }
-  // Carries wall-clock time over a resume.
-  void set_elapsed_offset(double seconds) { elapsed_offset_ = seconds; }
   double elapsed() const;
-  // Traffic restored from a checkpoint.
-  void set_traffic(const comm::Traffic& t) { traffic_ = t; }
+  // What a checkpoint keeps of the bookkeeping (the rows themselves are in the metrics file).
+  void save(torch::serialize::OutputArchive& a) const;
+  void restore(torch::serialize::InputArchive& a);
+  // Rows a checkpoint covers (to reopen the metrics file before anything else).
+  static std::pair<int64_t, int64_t> rows_in(torch::serialize::InputArchive& a);
 
  private:
   const RunContext& ctx_;

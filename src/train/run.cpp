@@ -1,15 +1,19 @@
-// run_training: start-up shared by every topology (context, threads, the start line), then the role.
+// run_training: start-up shared by every topology (context, resume point, metrics file, threads, the start line),
+// then the role. Every start-up phase ends with all ranks agreeing on success, so that a failure on one rank
+// (a missing file on one node, a corrupt checkpoint part) stops every rank cleanly with one message.
 #include "mesl/train/run.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <thread>
 
-#include <unistd.h>
-
 #include "context.h"
-#include "recorder.h"
 #include "mesl/codec/codec.h"
+#include "recorder.h"
+#include "resume.h"
+#include "mesl/train/signals.h"
 
 namespace mesl::train {
 namespace {
@@ -43,25 +47,14 @@ std::vector<std::string> host_names(comm::Transport* transport) {
   return {host};
 }
 
-}  // namespace
-
-int run_training(const TrainConfig& config, comm::Transport* transport) {
-  const int world = transport ? transport->size() : 1;
-  const int rank = transport ? transport->rank() : 0;
-  const int local_ranks = transport ? std::max(1, transport->local_size()) : 1;
-  // Intra-op threads: the node's cores shared among the ranks on it, unless --threads says otherwise.
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(config.threads > 0 ? config.threads : std::max(1, cores / local_ranks));
-
-  RunContext ctx;
-  std::unique_ptr<Recorder> recorder;
+// Runs one start-up phase on every rank and makes them agree: on failure every rank throws, StartupFailed (with
+// the message) on the ranks that report it, PeerFailed on the others.
+template <typename F>
+void phase(comm::Transport* transport, int rank, F&& f) {
   int code = 0;
   std::exception_ptr error;
   try {
-    ctx = make_context(config, world);
-    // The metrics file is created during start-up, so that an unwritable --output stops every rank before any
-    // training.
-    if (rank == 0) recorder = std::make_unique<Recorder>(ctx, host_names(transport));
+    f();
   } catch (const ConfigError&) {
     code = 2;
     error = std::current_exception();
@@ -69,27 +62,55 @@ int run_training(const TrainConfig& config, comm::Transport* transport) {
     code = 1;
     error = std::current_exception();
   }
-  if (transport && world > 1) {
-    const int64_t agreed = transport->all_max(code);
-    const int64_t server_failed = transport->all_max(rank == 0 ? code : 0);
-    if (agreed != 0) {
-      if (error && (rank == 0 || server_failed == 0)) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const Error& e) {
-          throw StartupFailed(rank == 0 ? e.what() : "rank " + std::to_string(rank) + ": " + e.what(),
-                              static_cast<int>(agreed));
-        }
-      }
-      throw PeerFailed(static_cast<int>(agreed));
-    }
-  } else if (error) {
-    std::rethrow_exception(error);
+  if (!transport || transport->size() == 1) {
+    if (error) std::rethrow_exception(error);
+    return;
   }
+  const int64_t agreed = transport->all_max(code);
+  const int64_t server_failed = transport->all_max(rank == 0 ? code : 0);
+  if (agreed == 0) return;
+  if (error && (rank == 0 || server_failed == 0)) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error& e) {
+      throw StartupFailed(rank == 0 ? e.what() : "rank " + std::to_string(rank) + ": " + e.what(),
+                          static_cast<int>(agreed));
+    }
+  }
+  throw PeerFailed(static_cast<int>(agreed));
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& config, comm::Transport* transport) {
+  const int rank = transport ? transport->rank() : 0;
+  const int world = transport ? transport->size() : 1;
+  const int local_ranks = transport ? std::max(1, transport->local_size()) : 1;
+  // Intra-op threads: the node's cores shared among the ranks on it, unless --threads says otherwise.
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(config.threads > 0 ? config.threads : std::max(1, cores / local_ranks));
+  install_stop_handlers();
+
+  RunContext ctx;
+  phase(transport, rank, [&] { ctx = make_context(config, world); });
+  std::optional<ResumePoint> resume;
+  if (ctx.config.resume) phase(transport, rank, [&] { resume = find_resume_point(ctx, transport, rank); });
+  std::unique_ptr<Recorder> recorder;
+  // The metrics file is created (or reopened) during start-up, so that an unwritable --output stops every rank
+  // before any training.
+  phase(transport, rank, [&] {
+    if (rank != 0) return;
+    if (resume) {
+      const auto [steps, epochs] = Recorder::rows_in(*resume->archive);
+      recorder = std::make_unique<Recorder>(ctx, host_names(transport), steps, epochs);
+    } else {
+      recorder = std::make_unique<Recorder>(ctx, host_names(transport));
+    }
+  });
   if (rank == 0 && !ctx.config.quiet) print_start(ctx);
-  if (ctx.config.topology == Topology::local) return run_local(ctx, *recorder);
+  if (ctx.config.topology == Topology::local) return run_local(ctx, *recorder, resume);
   MESL_CHECK(transport != nullptr, ConfigError, "topology ", to_string(ctx.config.topology), " needs MPI");
-  return rank == 0 ? run_server(ctx, *transport, *recorder) : run_client(ctx, *transport);
+  return rank == 0 ? run_server(ctx, *transport, *recorder, resume) : run_client(ctx, *transport, resume);
 }
 
 }  // namespace mesl::train

@@ -56,6 +56,61 @@ void ClientWorker::begin_round(int64_t round, double lr) {
   if (ctx_.config.local_steps == 0) set_cursor(round, 0);
 }
 
+void ClientWorker::begin_turn(int64_t round, int64_t begin, double lr) {
+  set_learning_rate(bottom_.optimizer(), lr);
+  if (ctx_.config.local_steps == 0) set_cursor(round, begin);
+}
+
+namespace {
+
+void save_half(torch::serialize::OutputArchive& a, const std::string& key, torch::nn::Module& net,
+               torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive m, o;
+  net.save(m);
+  opt.save(o);
+  a.write(key + ".model", m);
+  a.write(key + ".optimizer", o);
+}
+
+void load_half(torch::serialize::InputArchive& a, const std::string& key, torch::nn::Module& net,
+               torch::optim::Optimizer& opt) {
+  torch::serialize::InputArchive m, o;
+  try {
+    a.read(key + ".model", m);
+    a.read(key + ".optimizer", o);
+    net.load(m);
+    opt.load(o);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what_without_backtrace();
+    throw CheckpointError("a checkpoint's " + key + " does not fit this model: " + what.substr(0, what.find('\n')));
+  }
+}
+
+}  // namespace
+
+void ClientWorker::save(torch::serialize::OutputArchive& a) {
+  save_half(a, "bottom", *bottom_.net(), bottom_.optimizer());
+  put(a, "codec_draws", static_cast<int64_t>(codec_.draws()));
+  put(a, "data_epoch", data_epoch_);
+  put(a, "batch_index", batch_index_);
+}
+
+void ClientWorker::load(torch::serialize::InputArchive& a) {
+  load_half(a, "bottom", *bottom_.net(), bottom_.optimizer());
+  codec_.set_draws(static_cast<uint64_t>(get_int(a, "codec_draws")));
+  set_cursor(get_int(a, "data_epoch"), get_int(a, "batch_index"));
+}
+
+void ServerWorker::save(torch::serialize::OutputArchive& a) {
+  for (size_t i = 0; i < tops_.size(); ++i) save_half(a, "top" + std::to_string(i), *tops_[i].net(), tops_[i].optimizer());
+  put(a, "grad_codec_draws", static_cast<int64_t>(grad_codec_.draws()));
+}
+
+void ServerWorker::load(torch::serialize::InputArchive& a) {
+  for (size_t i = 0; i < tops_.size(); ++i) load_half(a, "top" + std::to_string(i), *tops_[i].net(), tops_[i].optimizer());
+  grad_codec_.set_draws(static_cast<uint64_t>(get_int(a, "grad_codec_draws")));
+}
+
 ClientWorker::Forward ClientWorker::forward(int64_t epoch, int64_t round) {
   if (batch_index_ >= train_.num_batches()) set_cursor(data_epoch_ + 1, 0);
   const data::Batch b = train_.batch(data_epoch_, batch_index_++);
@@ -124,7 +179,7 @@ void ServerWorker::set_lr(double lr) {
 }
 
 ServerWorker::Result ServerWorker::train_step(int64_t client, const StepHeader& h,
-                                              const std::vector<uint8_t>& payload) {
+                                              const std::vector<uint8_t>& payload, int64_t step_number) {
   Result r;
   auto t0 = Clock::now();
   const at::Tensor act = codec::decode(payload, decode_);
@@ -134,7 +189,7 @@ ServerWorker::Result ServerWorker::train_step(int64_t client, const StepHeader& 
   t0 = Clock::now();
   TopStep step = top_for(client).train_step(act, labels_tensor(h.labels));
   const double top_s = since(t0);
-  if (!std::isfinite(step.loss)) fail_nonfinite("the training loss", client, h.epoch, -1);
+  if (!std::isfinite(step.loss)) fail_nonfinite("the training loss", client, h.epoch, step_number);
   t0 = Clock::now();
   r.grad_payload = grad_codec_.encode(step.grad);
   const double encode_s = since(t0);

@@ -12,6 +12,7 @@
 #include "mesl/codec/codec.h"
 #include "mesl/metrics/run_writer.h"
 #include "protocol.h"
+#include "checkpoint.h"
 
 namespace mesl::train {
 
@@ -41,6 +42,14 @@ class ClientWorker {
   BottomHalf& bottom() { return bottom_; }
   codec::Codec& codec() { return codec_; }
   int64_t client() const { return client_; }
+  // Batches in a whole turn (--local-steps, or one local epoch of this client's shard).
+  int64_t steps_per_turn() const { return turn_steps(); }
+  // Positions the cursor for a turn that starts at batch `begin` of round `round` (local-epoch mode; with
+  // --local-steps the cursor just continues).
+  void begin_turn(int64_t round, int64_t begin, double lr);
+  // Everything a checkpoint needs to continue this client exactly: bottom, optimizer, codec stream, data cursor.
+  void save(torch::serialize::OutputArchive& a);
+  void load(torch::serialize::InputArchive& a);
   int64_t shard_size() const { return static_cast<int64_t>(ctx_.shards[static_cast<size_t>(client_ - 1)].size()); }
   // The data cursor (for checkpoints).
   int64_t data_epoch() const { return data_epoch_; }
@@ -72,12 +81,16 @@ class ServerWorker {
     metrics::StepRow row;  // complete but for the step number and the client's part after its backward
     double server_s = 0;   // decode + top + gradient encode
   };
-  Result train_step(int64_t client, const StepHeader& header, const std::vector<uint8_t>& payload);
+  // `step`: the step number the caller will give the row, so that a NaN/Inf loss can be reported with it.
+  Result train_step(int64_t client, const StepHeader& header, const std::vector<uint8_t>& payload,
+                    int64_t step = -1);
   EvalCounts eval_step(const StepHeader& header, const std::vector<uint8_t>& payload);
   void set_lr(double lr);
   // sflv1: FedAvg of the replicas (weights: shard sizes); a no-op with one top.
   void average_replicas(const std::vector<double>& weights);
   std::vector<TopHalf>& tops() { return tops_; }
+  void save(torch::serialize::OutputArchive& a);
+  void load(torch::serialize::InputArchive& a);
   codec::Codec& grad_codec() { return grad_codec_; }
 
  private:

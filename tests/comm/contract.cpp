@@ -165,7 +165,7 @@ void recv_any_of(Transport& t) {
     }
     const Message skipped = t.recv_any_of({{kAnySource, 40}}, kPatience);
     EXPECT(skipped.source == 1 && skipped.data == pattern(40, 40), "the message no pattern matched was lost");
-    const std::string text = expect_error<CommError>(
+    const std::string text = expect_error<TimeoutError>(
         [&] { t.recv_any_of({{1, 43}, {last, 44}}, seconds(0.2)); }, "recv_any_of with nothing to receive");
     const std::string who = last == 1 ? "rank 1" : "ranks 1, " + std::to_string(last);
     EXPECT(text.rfind(who + " did not answer within 0.2 s", 0) == 0, "the timeout text does not name ", who, ": ", text);
@@ -198,18 +198,18 @@ void timeouts(Transport& t) {
   if (t.rank() == 0) {
     auto start = Clock::now();
     std::string text =
-        expect_error<CommError>([&] { t.recv(1, 60, seconds(0.2)); }, "a receive from a rank that sends nothing");
+        expect_error<TimeoutError>([&] { t.recv(1, 60, seconds(0.2)); }, "a receive from a rank that sends nothing");
     double waited = since(start);
     EXPECT(waited >= 0.19 && waited < 5, "a 0.2 s timeout took ", waited, " s");
     EXPECT(contains(text, "rank 1 did not answer within 0.2 s"), "the timeout text does not name rank 1: ", text);
 
     start = Clock::now();
-    text = expect_error<CommError>([&] { t.recv(kAnySource, kAnyTag, seconds(0.2)); }, "a receive from any rank");
+    text = expect_error<TimeoutError>([&] { t.recv(kAnySource, kAnyTag, seconds(0.2)); }, "a receive from any rank");
     waited = since(start);
     EXPECT(waited >= 0.19 && waited < 5, "a 0.2 s timeout took ", waited, " s");
     EXPECT(contains(text, "no rank answered within 0.2 s"), "the timeout text is wrong: ", text);
 
-    text = expect_error<CommError>([&] { t.recv(1, 61, seconds(0)); }, "a receive with a zero timeout");
+    text = expect_error<TimeoutError>([&] { t.recv(1, 61, seconds(0)); }, "a receive with a zero timeout");
     EXPECT(contains(text, "rank 1 did not answer"), "the timeout text does not name rank 1: ", text);
   }
   t.barrier(kPatience);
@@ -283,7 +283,7 @@ void barrier_timeout(Transport& t) {
   // Rank 0 gives up first, so when it does every other rank is still waiting and only the skipper is missing.
   const double timeout = t.rank() == 0 ? 0.3 : 0.6;
   const auto start = Clock::now();
-  const std::string text = expect_error<CommError>([&] { t.barrier(seconds(timeout)); }, "a barrier a rank skips");
+  const std::string text = expect_error<TimeoutError>([&] { t.barrier(seconds(timeout)); }, "a barrier a rank skips");
   EXPECT(since(start) >= timeout - 0.01 && since(start) < 10, "a ", timeout, " s barrier timeout took ", since(start));
   if (t.rank() == 0) {
     // Normally only the skipper is missing; on a loaded machine a slow rank may be named as well.

@@ -1,6 +1,8 @@
 #pragma once
 // Entry points of a training run. `mesl train` parses the options into a TrainConfig and calls run_training;
 // under mpirun rank 0 becomes the server and ranks 1..N the clients.
+#include <optional>
+
 #include "mesl/comm/transport.h"
 #include "mesl/train/config.h"
 
@@ -36,8 +38,10 @@ class PeerFailed : public Error {
 int run_training(const TrainConfig& config, comm::Transport* transport);
 
 class Recorder;
-int run_local(const RunContext& ctx, Recorder& recorder);
-int run_server(const RunContext& ctx, comm::Transport& transport, Recorder& recorder);
-int run_client(const RunContext& ctx, comm::Transport& transport);
+struct ResumePoint;
+int run_local(const RunContext& ctx, Recorder& recorder, const std::optional<ResumePoint>& resume);
+int run_server(const RunContext& ctx, comm::Transport& transport, Recorder& recorder,
+               const std::optional<ResumePoint>& resume);
+int run_client(const RunContext& ctx, comm::Transport& transport, const std::optional<ResumePoint>& resume);
 
 }  // namespace mesl::train

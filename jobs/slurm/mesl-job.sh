@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Shared by the batch scripts in jobs/slurm/ (sourced, not run): where mesl is, how to launch it under Slurm, and
+# how to run it so that a signal to the batch shell reaches every rank. Nothing here needs editing; the batch
+# scripts hold the settings a user changes.
+#
+# Environment (all optional):
+#   MESL          the mesl executable (default: build/bin/mesl in the repository)
+#   MESL_RESULTS  where metrics files go (default: results/ in the repository)
+#   MESL_LAUNCHER auto (default) | srun | mpirun. auto takes `srun --mpi=pmix` when the cluster's Slurm has the
+#                 PMIx plugin (srun --mpi=list), else Open MPI's mpirun, which reads the Slurm allocation itself.
+#   SRUN_ARGS     extra srun flags;  MPIRUN_ARGS  extra mpirun flags (word-split)
+
+# The repository: set by the batch script before it sources this file (mesl_find_repo there).
+: "${MESL_REPO:?the batch script sets MESL_REPO before sourcing mesl-job.sh}"
+
+# shellcheck disable=SC2034  # for the batch scripts
+mesl_exe="${MESL:-$MESL_REPO/build/bin/mesl}"
+# shellcheck disable=SC2034
+mesl_results="${MESL_RESULTS:-$MESL_REPO/results}"
+
+mesl_log() { echo "[$(date '+%F %T')] ${SLURM_JOB_ID:+job $SLURM_JOB_ID: }$*"; }
+mesl_die() {
+  echo "$(basename "${MESL_SCRIPT:-mesl-job.sh}"): $*" >&2
+  exit 2
+}
+
+mesl_check_exe() {
+  [[ -x $mesl_exe ]] || mesl_die "$mesl_exe not found or not executable; build it (cmake --preset default && cmake --build build --target mesl) or set MESL=/path/to/mesl"
+}
+
+# True when "$@" already holds the option $1 (as --opt or --opt=value), so that a caller's choice wins.
+mesl_has_option() {
+  local name="$1" a
+  shift
+  for a in "$@"; do
+    [[ $a == "$name" || $a == "$name="* ]] && return 0
+  done
+  return 1
+}
+
+# Sets the array mesl_launch to the command that starts one rank per Slurm task.
+mesl_choose_launcher() {
+  local choice="${MESL_LAUNCHER:-auto}"
+  if [[ $choice == auto ]]; then
+    # The plugin list is the reliable test: `srun --mpi=pmix` fails at launch time, not submit time, without it.
+    if command -v srun >/dev/null && srun --mpi=list 2>&1 | grep -qw pmix; then choice=srun; else choice=mpirun; fi
+  fi
+  case "$choice" in
+    srun)
+      # srun takes the task count from the allocation and forwards the signals it receives to every task.
+      # shellcheck disable=SC2206
+      mesl_launch=(srun --mpi=pmix ${SRUN_ARGS:-})
+      ;;
+    mpirun)
+      # Open MPI's mpirun reads the Slurm allocation (nodes, tasks per node) and forwards SIGUSR1/SIGUSR2 to every
+      # rank. Running as root (containers) needs its explicit permission.
+      mesl_launch=(mpirun -np "${SLURM_NTASKS:?not inside a Slurm job with tasks}")
+      if [[ $(id -u) -eq 0 ]]; then mesl_launch+=(--allow-run-as-root); fi
+      # shellcheck disable=SC2206
+      mesl_launch+=(${MPIRUN_ARGS:-})
+      ;;
+    *) mesl_die "MESL_LAUNCHER must be auto, srun or mpirun, not '$choice'" ;;
+  esac
+  mesl_log "launcher: ${mesl_launch[*]}"
+}
+
+# Runs "$@" (launcher + mesl train + options) in the background and waits for it, forwarding SIGUSR1.
+#
+# SIGUSR1 to the batch shell (`#SBATCH --signal=B:USR1@T` before the time limit, `scancel --signal=USR1 --batch`,
+# a preemption with PreemptParameters=send_user_signal) reaches only this shell, so it is passed on to the launcher;
+# srun and mpirun both hand it to every rank, mesl checkpoints at the next step boundary and every rank exits 0.
+# SIGTERM is not forwarded: Slurm sends it to every process of the job at once (scancel, a time limit, a preemption
+# without send_user_signal), so the ranks have it already and a second signal would make them stop without a
+# checkpoint. The shell only keeps waiting, so that the ranks get Slurm's KillWait to write theirs.
+# Afterwards mesl_stop_signal names the signal the shell received (empty if none); returns the launcher's status.
+mesl_run_forwarding_signals() {
+  mesl_stop_signal=""
+  local signals=0 before rc
+  mesl_pid=""
+  # bash runs a trap only between commands, and `wait` is interruptible, so the job runs in the background. The
+  # traps come first: a signal that arrived before the launch would otherwise end the shell.
+  trap 'mesl_stop_signal=USR1; signals=$((signals + 1)); mesl_log "SIGUSR1: asking mesl to checkpoint and stop"; [[ -z $mesl_pid ]] || kill -USR1 "$mesl_pid" 2>/dev/null' USR1
+  trap 'mesl_stop_signal=${mesl_stop_signal:-TERM}; signals=$((signals + 1)); mesl_log "SIGTERM: waiting for the ranks to stop"' TERM
+  "$@" &
+  mesl_pid=$!
+  while true; do
+    before=$signals
+    wait "$mesl_pid"
+    rc=$?
+    # A trap interrupts `wait` with a status above 128 while the job goes on: wait again for its real status
+    # (bash keeps the status of a child that ended in the meantime, so this cannot hang).
+    if ((signals != before && rc > 128)); then continue; fi
+    break
+  done
+  trap - USR1 TERM
+  return "$rc"
+}

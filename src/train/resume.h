@@ -1,0 +1,28 @@
+#pragma once
+// Finding where a resumed run continues: the newest complete checkpoint that every rank can load and whose
+// configuration matches this run's (docs/checkpoints.md).
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "context.h"
+#include "mesl/comm/transport.h"
+
+namespace mesl::train {
+
+struct ResumePoint {
+  std::string checkpoint;                                   // the checkpoint directory
+  std::shared_ptr<torch::serialize::InputArchive> archive;  // this rank's part, loaded
+};
+
+// With --resume: the point every rank agreed on, or nullopt when the directory holds no complete checkpoint (the
+// run starts from the beginning). Falls back to an older checkpoint when a rank cannot load its file. Throws
+// ConfigError when the configuration differs from the checkpoint's (unless --resume-force).
+std::optional<ResumePoint> find_resume_point(const RunContext& ctx, comm::Transport* transport, int rank);
+
+// The first setting whose value differs between two configurations' identity JSON ("" when they are equal).
+std::string first_difference(const std::string& here, const std::string& there);
+
+}  // namespace mesl::train
