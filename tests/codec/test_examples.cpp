@@ -62,6 +62,17 @@ TEST_CASE("Fig. 1: floor codes are the figure's mask, 20 data bytes, errors 4.06
   }
 }
 
+TEST_CASE("Fig. 1: the bytes docs/wire-format.md shows") {
+  Codec ms(CodecOptions(Method::ms).k(4).bits(2).rounding(Rounding::floor));
+  const auto p = ms.encode(figure1());
+  REQUIRE(p.size() == 52 + 20);
+  const std::vector<uint8_t> head(p.begin(), p.begin() + 12);
+  CHECK(head == std::vector<uint8_t>{0x4D, 0x45, 0x53, 0x4C, 1, 6, 0, 2, 2, 2, 52, 0});
+  const std::vector<uint8_t> codes(p.begin() + 52, p.begin() + 56);
+  CHECK(codes == std::vector<uint8_t>{0x17, 0xB2, 0x93, 0x6C});
+  CHECK(crc32(p.data(), 48) == (uint32_t(p[48]) | uint32_t(p[49]) << 8 | uint32_t(p[50]) << 16 | uint32_t(p[51]) << 24));
+}
+
 TEST_CASE("Fig. 1: the payload is exactly header + ceil(d b / 8) + 4 k bytes") {
   Codec ms(CodecOptions(Method::ms).k(4).bits(2));
   const auto payload = ms.encode(figure1());
