@@ -29,7 +29,7 @@ def _h5py():
 
 # Columns of /epochs (EpochRow) and /steps (StepRow), in the writer's order.
 EPOCH_COLUMNS = ("epoch", "train_loss", "test_acc1", "test_acc5", "fwd_bytes", "bwd_bytes", "model_bytes",
-                 "control_bytes", "wall_s", "link_s", "lr")
+                 "control_bytes", "wall_s", "link_s", "lr", "samples", "train_s")
 STEP_COLUMNS = ("step", "epoch", "round", "client", "batch_size", "loss", "fwd_bytes", "bwd_bytes", "encode_s",
                 "decode_s", "compute_s", "comm_s", "rel_error")
 # Without these an /epochs table cannot answer any question the scripts ask; the others read as NaN when absent.

@@ -10,7 +10,7 @@
 #                 PMIx plugin (srun --mpi=list), else Open MPI's mpirun, which reads the Slurm allocation itself.
 #   SRUN_ARGS     extra srun flags;  MPIRUN_ARGS  extra mpirun flags (word-split)
 
-# The repository: set by the batch script before it sources this file (mesl_find_repo there).
+# The repository: the batch script finds it (it has to, to find this file) and sets MESL_REPO before sourcing.
 : "${MESL_REPO:?the batch script sets MESL_REPO before sourcing mesl-job.sh}"
 
 # shellcheck disable=SC2034  # for the batch scripts
@@ -40,16 +40,19 @@ mesl_has_option() {
 
 # Sets the array mesl_launch to the command that starts one rank per Slurm task.
 mesl_choose_launcher() {
-  local choice="${MESL_LAUNCHER:-auto}"
+  local choice="${MESL_LAUNCHER:-auto}" plugins=""
   if [[ $choice == auto ]]; then
     # The plugin list is the reliable test: `srun --mpi=pmix` fails at launch time, not submit time, without it.
-    if command -v srun >/dev/null && srun --mpi=list 2>&1 | grep -qw pmix; then choice=srun; else choice=mpirun; fi
+    # (Read whole before grep: with pipefail, grep -q closing the pipe early would fail the test.)
+    if command -v srun >/dev/null; then plugins="$(srun --mpi=list 2>&1 || true)"; fi
+    if grep -qw pmix <<<"$plugins"; then choice=srun; else choice=mpirun; fi
   fi
   case "$choice" in
     srun)
-      # srun takes the task count from the allocation and forwards the signals it receives to every task.
+      # srun takes the task count from the allocation and forwards the signals it receives to every task. Slurm
+      # 22.05 to 23.02 do not pass the job's --cpus-per-task on to srun, so it is named again.
       # shellcheck disable=SC2206
-      mesl_launch=(srun --mpi=pmix ${SRUN_ARGS:-})
+      mesl_launch=(srun --mpi=pmix ${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} ${SRUN_ARGS:-})
       ;;
     mpirun)
       # Open MPI's mpirun reads the Slurm allocation (nodes, tasks per node) and forwards SIGUSR1/SIGUSR2 to every

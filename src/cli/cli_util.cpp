@@ -1,5 +1,6 @@
 #include "cli_util.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,7 +15,24 @@
 
 namespace mesl::cli {
 
-std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv) {
+namespace {
+
+// The groups to show in --help: those of `order` that exist, in that order, then the rest (alphabetical).
+std::vector<std::string> help_groups(const cxxopts::Options& options, const std::vector<std::string>& order) {
+  const auto all = options.groups();
+  std::vector<std::string> shown;
+  for (const auto& g : order)
+    if (std::find(all.begin(), all.end(), g) != all.end() && std::find(shown.begin(), shown.end(), g) == shown.end())
+      shown.push_back(g);
+  for (const auto& g : all)
+    if (std::find(shown.begin(), shown.end(), g) == shown.end()) shown.push_back(g);
+  return shown;
+}
+
+}  // namespace
+
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv,
+                                          const std::vector<std::string>& group_order) {
   options.add_options("Help")("h,help", "Print this help");
   // cxxopts takes a one-letter name for a short option only (-k) and refuses --k as bad syntax, but codec.md and
   // the help text spell the kept count --k: pass --k and --k=N on as -k.
@@ -35,7 +53,7 @@ std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, c
   try {
     auto result = options.parse(static_cast<int>(args.size()), args.data());
     if (result.count("help")) {
-      std::cout << options.help() << std::endl;
+      std::cout << options.help(help_groups(options, group_order)) << std::endl;
       return std::nullopt;
     }
     if (!result.unmatched().empty())

@@ -14,7 +14,9 @@ namespace mesl::cli {
 
 // Parses argv. Returns nullopt after printing the help text when --help was given. Unknown options, missing
 // values and values of the wrong type throw ConfigError naming the option and pointing at --help.
-std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv);
+// `group_order` lists the option groups in the order --help shows them (default: cxxopts' alphabetical order).
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv,
+                                          const std::vector<std::string>& group_order = {});
 
 // Requires an option that has no default; throws ConfigError "NAME needs --OPTION".
 void require(const cxxopts::ParseResult& args, const std::string& command, const std::vector<std::string>& names);

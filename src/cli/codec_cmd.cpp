@@ -75,7 +75,7 @@ int roundtrip(int argc, char** argv) {
       ("input", "Input HDF5 file", cxxopts::value<std::string>())
       ("dataset", "Dataset in the input file", cxxopts::value<std::string>())
       ("output", "Output HDF5 file (x_hat float32, payload uint8)", cxxopts::value<std::string>());
-  auto args = parse(options, argc, argv);
+  auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   require(*args, "mesl codec roundtrip", {"input", "dataset", "output"});
   codec::Codec c(codec_options(*args, CodecOptionNames{}));
@@ -115,7 +115,7 @@ int encode(int argc, char** argv) {
       ("input", "Input HDF5 file", cxxopts::value<std::string>())
       ("dataset", "Dataset in the input file", cxxopts::value<std::string>())
       ("output", "Payload file to write (the exact wire bytes)", cxxopts::value<std::string>());
-  auto args = parse(options, argc, argv);
+  auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   require(*args, "mesl codec encode", {"input", "dataset", "output"});
   codec::Codec c(codec_options(*args, CodecOptionNames{}));
@@ -137,7 +137,7 @@ int decode(int argc, char** argv) {
       ("threads", "Decoder threads (0: LibTorch's setting)", cxxopts::value<int>()->default_value("0"))
       ("max-elements", "Refuse payloads describing more elements than this",
        cxxopts::value<int64_t>()->default_value(std::to_string(int64_t{1} << 28)));
-  auto args = parse(options, argc, argv);
+  auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   require(*args, "mesl codec decode", {"input", "output"});
   const auto payload = read_file((*args)["input"].as<std::string>(), kMaxPayloadFile);
@@ -197,7 +197,7 @@ int bench(int argc, char** argv) {
       ("no-reference", "Skip the reference implementation")
       ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"));
-  auto args = parse(options, argc, argv);
+  auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   codec::CodecOptions fast_opts = codec_options(*args, CodecOptionNames{});
   fast_opts.impl(codec::Impl::fast);
@@ -282,7 +282,7 @@ int plan(int argc, char** argv) {
       ("bits", "ms mask width", cxxopts::value<int>()->default_value("2"))
       ("scope", "batch | sample (sample: the budget holds per row)", cxxopts::value<std::string>()->default_value("batch"))
       ("format", "json (one line per setting) | table", cxxopts::value<std::string>()->default_value("json"));
-  auto args = parse(options, argc, argv);
+  auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   require(*args, "mesl codec plan", {"bpe", "shape"});
   const auto shape = parse_shape((*args)["shape"].as<std::string>());

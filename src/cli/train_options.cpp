@@ -87,7 +87,9 @@ std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
       ("resume", "Continue from the last complete checkpoint in --checkpoint-dir")
       ("resume-force", "Resume even if the configuration differs from the checkpoint's");
 
-  auto parsed = parse(o, argc, argv);
+  auto parsed = parse(o, argc, argv,
+                      {"Run", "Model and data", "Forward codec", "Gradient codec",
+                       "Optimisation (defaults per model: docs/cli.md)", "Output", "Checkpoints"});
   if (!parsed) return std::nullopt;
   const auto& a = *parsed;
   train::TrainConfig c;

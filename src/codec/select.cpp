@@ -1,28 +1,95 @@
-// Radix select of the k largest magnitudes (see internal/select.h).
+// Exact top-k selection of magnitudes (see internal/select.h): sample bracket + one counting pass, with a radix
+// select as the fallback and nth_element for small units.
 #include "internal/select.h"
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <memory>
 
 #include "internal/bits.h"
+#include "internal/simd.h"
 
 namespace mesl::codec::detail {
 namespace {
 
-constexpr int kHighBits = 15;  // keys are 31 bits: 15 high + 16 low
+constexpr int kHighBits = 15;  // radix fallback: keys are 31 bits, 15 high + 16 low
 constexpr uint32_t kHighBins = 1u << kHighBits;
 constexpr uint32_t kLowBins = 1u << 16;
 constexpr int64_t kMinChunk = 1 << 16;
 constexpr int64_t kMaxChunk = int64_t{1} << 31;
-constexpr int64_t kSmallRow = 1 << 14;  // rows up to this size are selected with nth_element on a key copy
+constexpr int64_t kSmallUnit = 1 << 15;  // units up to this size: nth_element on a copy of their keys
+constexpr int64_t kMaxSample = 1 << 14;
+constexpr double kBracketSigmas = 4.5;   // bracket half-width in standard deviations of the sampled rank
 
 inline void note(uint32_t u, ScanFlags& f) {
   const uint32_t key = u & 0x7FFFFFFFu;
   f.negative |= (u >> 31) && key != 0;
   f.nonfinite |= key >= kNonFiniteKey;
 }
+
+// ---- flags ---------------------------------------------------------------------------------------------------
+
+#if MESL_CODEC_SIMD
+// Vector flag accumulators: bit 31 of `nonfinite` is set by a key >= 0x7F800000 (key + 2^23 carries into bit 31),
+// bit 31 of `negative` by a sign bit on anything but -0.0.
+struct FlagLanes {
+  simd::I nonfinite = simd::zero(), negative = simd::zero();
+  void add(simd::I u, simd::I key) {
+    nonfinite = simd::vor(nonfinite, simd::add(key, simd::splat(0x00800000)));
+    negative = simd::vor(negative, simd::andnot(simd::eq(u, simd::splat(INT32_MIN)), u));
+  }
+  void merge_into(ScanFlags& f) const {
+    f.nonfinite |= (simd::lane_or(nonfinite) >> 31) != 0;
+    f.negative |= (simd::lane_or(negative) >> 31) != 0;
+  }
+};
+#endif
+
+ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
+  ScanFlags f;
+  int64_t i = b;
+#if MESL_CODEC_SIMD
+  FlagLanes lanes;
+  const simd::I magnitude = simd::splat(0x7FFFFFFF);
+  for (; i + 4 <= e; i += 4) {
+    const simd::I u = simd::load(x + i);
+    lanes.add(u, simd::vand(u, magnitude));
+  }
+  lanes.merge_into(f);
+#endif
+  for (; i < e; ++i) note(float_bits(x[i]), f);
+  return f;
+}
+
+// ---- small units: nth_element on a copy of the keys ------------------------------------------------------------
+
+Threshold select_small(const float* x, int64_t n, int64_t k, ScanFlags& flags) {
+  std::vector<uint32_t> keys(static_cast<size_t>(n));
+  ScanFlags f;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = float_bits(x[i]);
+    note(u, f);
+    keys[static_cast<size_t>(i)] = u & 0x7FFFFFFFu;
+  }
+  flags.merge(f);
+  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<uint32_t>());
+  Threshold t;
+  t.key = keys[static_cast<size_t>(k - 1)];
+  int64_t greater = 0, equal = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t key = magnitude_key(x[i]);
+    greater += key > t.key;
+    equal += key == t.key;
+  }
+  t.ties = k - greater;
+  t.equal = equal;
+  return t;
+}
+
+// ---- radix select (the fallback) -------------------------------------------------------------------------------
 
 void histogram_high(const float* x, int64_t b, int64_t e, uint32_t* h, ScanFlags& flags) {
   ScanFlags f;
@@ -57,51 +124,9 @@ uint32_t find_bin(const std::vector<uint64_t>& hist, int64_t need, int64_t& abov
   return 0;  // unreachable when need <= total
 }
 
-}  // namespace
-
-std::vector<Chunk> make_chunks(int64_t d, int threads) {
-  int64_t n = threads > 0 ? threads : at::get_num_threads();
-  n = std::max<int64_t>(1, std::min<int64_t>(n, (d + kMinChunk - 1) / kMinChunk));
-  n = std::max<int64_t>(n, (d + kMaxChunk - 1) / kMaxChunk);
-  std::vector<Chunk> chunks;
-  int64_t begin = 0;
-  for (int64_t c = 0; c < n; ++c) {
-    int64_t end = c + 1 == n ? d : ((d * (c + 1) / n) & ~int64_t{7});
-    end = std::max(end, begin);
-    chunks.push_back(Chunk{begin, end});
-    begin = end;
-  }
-  return chunks;
-}
-
-ScanFlags scan_flags(const float* x, int64_t d, const std::vector<Chunk>& chunks) {
-  std::vector<ScanFlags> per(chunks.size());
-  for_each_chunk(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
-    ScanFlags f;
-    for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) note(float_bits(x[i]), f);
-    per[c] = f;
-  });
-  ScanFlags all;
-  for (const auto& f : per) all.merge(f);
-  return all;
-}
-
-Selection select_top_k(const float* x, int64_t d, int64_t k, std::vector<Chunk> chunks) {
+Selection radix_select(const float* x, int64_t k, std::vector<Chunk> chunks) {
   Selection s;
   const auto n = static_cast<int64_t>(chunks.size());
-  if (k == 0 || k == d) {
-    s.flags = scan_flags(x, d, chunks);
-    s.threshold.all = (k == d && d > 0);
-    int64_t before = 0;
-    for (auto& c : chunks) {
-      c.kept_before = before;
-      c.kept = s.threshold.all ? c.end - c.begin : 0;
-      before += c.kept;
-    }
-    s.chunks = std::move(chunks);
-    return s;
-  }
-
   // Pass 1: high-bit histogram per chunk (and the flags).
   std::vector<std::unique_ptr<uint32_t[]>> high(static_cast<size_t>(n));
   std::vector<ScanFlags> flags(static_cast<size_t>(n));
@@ -129,52 +154,247 @@ Selection select_top_k(const float* x, int64_t d, int64_t k, std::vector<Chunk> 
   const uint32_t low_bin = find_bin(total_low, k - above_high, above_low);
   s.threshold.key = (high_bin << 16) | low_bin;
   s.threshold.ties = k - above_high - above_low;
+  s.threshold.equal = static_cast<int64_t>(total_low[low_bin]);
 
-  // Where each chunk's kept values go: keys above the threshold, plus its share of the ties in index order.
-  int64_t before = 0, ties_left = s.threshold.ties;
+  int64_t ties_left = s.threshold.ties, before = 0;
   for (int64_t c = 0; c < n; ++c) {
     int64_t greater = 0;
     for (uint32_t b = high_bin + 1; b < kHighBins; ++b) greater += high[c][b];
     for (uint32_t b = low_bin + 1; b < kLowBins; ++b) greater += low[c][b];
-    const int64_t ties = std::min<int64_t>(ties_left, low[c][low_bin]);
-    ties_left -= ties;
+    chunks[c].equal = low[c][low_bin];
+    chunks[c].ties = std::min<int64_t>(ties_left, chunks[c].equal);
+    ties_left -= chunks[c].ties;
     chunks[c].kept_before = before;
-    chunks[c].ties = ties;
-    chunks[c].kept = greater + ties;
+    chunks[c].kept = greater + chunks[c].ties;
     before += chunks[c].kept;
   }
   s.chunks = std::move(chunks);
   return s;
 }
 
+// ---- sample bracket ------------------------------------------------------------------------------------------
+
+// A 32-bit mix of the sample index (the murmur3 finaliser): where in its stratum each sample is taken.
+inline uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  return h ^ (h >> 16);
+}
+
+struct Bracket {
+  int32_t lo = 0, hi = INT32_MAX;  // keys in [lo, hi] are gathered, keys above hi counted
+  int64_t capacity = 0;            // candidates one chunk may gather before the bracket counts as missed
+};
+
+// Brackets the k-th largest key between two order statistics of a stratified random sample: with m samples the
+// sample rank of the k-th key has standard deviation sqrt(m p (1 - p)) around m p (p = k / d), and the bracket is
+// kBracketSigmas of those wide on either side. A miss only costs time: the pass that follows detects it.
+Bracket choose_bracket(const float* x, int64_t d, int64_t k) {
+  const int64_t m = std::min<int64_t>(kMaxSample, d / 16);
+  const int64_t stride = d / m;
+  std::vector<uint32_t> sample(static_cast<size_t>(m));
+  for (int64_t j = 0; j < m; ++j) {
+    const uint64_t offset = (uint64_t{mix32(static_cast<uint32_t>(j))} * static_cast<uint64_t>(stride)) >> 32;
+    sample[static_cast<size_t>(j)] = magnitude_key(x[j * stride + static_cast<int64_t>(offset)]);
+  }
+  const double p = static_cast<double>(k) / static_cast<double>(d);
+  const double centre = p * static_cast<double>(m);
+  const double half = kBracketSigmas * std::sqrt(centre * (1.0 - p)) + 2.0;
+  const auto top = static_cast<int64_t>(std::floor(centre - half));  // sample rank (descending) of hi
+  const auto bottom = static_cast<int64_t>(std::ceil(centre + half));  // ... and of lo
+  Bracket b;
+  auto rank = [&](int64_t r) {
+    std::nth_element(sample.begin(), sample.begin() + r, sample.end(), std::greater<uint32_t>());
+    return static_cast<int32_t>(sample[static_cast<size_t>(r)]);
+  };
+  // Take the lower order statistic first: nth_element leaves the larger keys in front for the second call.
+  if (bottom < m) b.lo = rank(bottom);
+  if (top >= 0) {
+    std::nth_element(sample.begin(), sample.begin() + top, sample.begin() + std::max(bottom, top + 1),
+                     std::greater<uint32_t>());
+    b.hi = static_cast<int32_t>(sample[static_cast<size_t>(top)]);
+  }
+  const int64_t ranks = std::min(bottom, m) - std::max<int64_t>(top, 0) + 1;
+  b.capacity = 2 * (ranks * stride) + 4096;
+  return b;
+}
+
+struct BracketCount {
+  int64_t above = 0;  // keys > hi
+  int64_t gathered = 0;
+  bool overflow = false;
+  ScanFlags flags;
+};
+
+// One pass over [b, e): counts keys above the bracket, gathers the keys inside it, and collects the flags.
+BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& br, uint32_t* out) {
+  BracketCount r;
+  const auto lo = static_cast<uint32_t>(br.lo), hi = static_cast<uint32_t>(br.hi);
+  auto gather = [&](int64_t from, int64_t to) {
+    for (int64_t i = from; i < to; ++i) {
+      const uint32_t key = magnitude_key(x[i]);
+      if (key < lo || key > hi) continue;
+      if (r.gathered == br.capacity) {
+        r.overflow = true;
+        return;
+      }
+      out[r.gathered++] = key;
+    }
+  };
+  int64_t i = b;
+#if MESL_CODEC_SIMD
+  FlagLanes flags;
+  simd::I above = simd::zero();
+  const simd::I magnitude = simd::splat(0x7FFFFFFF), top = simd::splat(br.hi), below = simd::splat(br.lo - 1);
+  for (; i + kGroup <= e; i += kGroup) {
+    simd::I inside = simd::zero();
+    for (int q = 0; q < 4; ++q) {
+      const simd::I u = simd::load(x + i + 4 * q);
+      const simd::I key = simd::vand(u, magnitude);
+      const simd::I over = simd::gt(key, top);
+      above = simd::sub(above, over);
+      inside = simd::vor(inside, simd::andnot(over, simd::gt(key, below)));
+      flags.add(u, key);
+    }
+    if (simd::any(inside)) {
+      gather(i, i + kGroup);
+      if (r.overflow) return r;
+    }
+  }
+  r.above = simd::lane_sum(above);
+  flags.merge_into(r.flags);
+#endif
+  for (; i < e; ++i) {
+    const uint32_t u = float_bits(x[i]);
+    note(u, r.flags);
+    r.above += (u & 0x7FFFFFFFu) > hi;
+  }
+  gather(std::max(b, i - (e - b) % kGroup), e);  // the scalar tail (empty without SIMD: i == b there)
+  return r;
+}
+
+// The bracketed selection; returns false (and leaves `s` alone) when the bracket missed the k-th key.
+bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& chunks, Selection& s) {
+  const Bracket br = choose_bracket(x, d, k);
+  const auto n = static_cast<int64_t>(chunks.size());
+  std::vector<BracketCount> counts(static_cast<size_t>(n));
+  std::vector<std::unique_ptr<uint32_t[]>> gathered(static_cast<size_t>(n));
+  for_each_chunk(n, [&](int64_t c) {
+    const int64_t len = chunks[c].end - chunks[c].begin;
+    Bracket mine = br;
+    mine.capacity = std::min(br.capacity, len);
+    gathered[c].reset(new uint32_t[static_cast<size_t>(std::max<int64_t>(mine.capacity, 1))]);
+    counts[c] = bracket_pass(x, chunks[c].begin, chunks[c].end, mine, gathered[c].get());
+  });
+  int64_t above = 0, inside = 0;
+  for (const auto& c : counts) {
+    if (c.overflow) return false;
+    above += c.above;
+    inside += c.gathered;
+  }
+  if (above >= k || above + inside < k) return false;
+
+  // The k-th key is the (k - above)-th largest gathered key.
+  std::vector<uint32_t> all;
+  all.reserve(static_cast<size_t>(inside));
+  for (int64_t c = 0; c < n; ++c) all.insert(all.end(), gathered[c].get(), gathered[c].get() + counts[c].gathered);
+  const int64_t need = k - above;
+  std::nth_element(all.begin(), all.begin() + (need - 1), all.end(), std::greater<uint32_t>());
+  const uint32_t key = all[static_cast<size_t>(need - 1)];
+
+  for (const auto& c : counts) s.flags.merge(c.flags);
+  s.threshold.key = key;
+  int64_t greater_total = 0, equal_total = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    int64_t greater = counts[c].above, equal = 0;
+    for (int64_t i = 0; i < counts[c].gathered; ++i) {
+      greater += gathered[c][i] > key;
+      equal += gathered[c][i] == key;
+    }
+    chunks[c].kept = greater;  // ties added below
+    chunks[c].equal = equal;
+    greater_total += greater;
+    equal_total += equal;
+  }
+  s.threshold.ties = k - greater_total;
+  s.threshold.equal = equal_total;
+  int64_t ties_left = s.threshold.ties, before = 0;
+  for (auto& c : chunks) {
+    c.ties = std::min(ties_left, c.equal);
+    ties_left -= c.ties;
+    c.kept += c.ties;
+    c.kept_before = before;
+    before += c.kept;
+  }
+  s.chunks = std::move(chunks);
+  return true;
+}
+
+}  // namespace
+
+std::vector<Chunk> make_chunks(int64_t d, int threads) {
+  int64_t n = threads > 0 ? threads : at::get_num_threads();
+  n = std::max<int64_t>(1, std::min<int64_t>(n, (d + kMinChunk - 1) / kMinChunk));
+  n = std::max<int64_t>(n, (d + kMaxChunk - 1) / kMaxChunk);
+  std::vector<Chunk> chunks;
+  int64_t begin = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    int64_t end = c + 1 == n ? d : ((d * (c + 1) / n) & ~int64_t{7});
+    end = std::max(end, begin);
+    chunks.push_back(Chunk{begin, end});
+    begin = end;
+  }
+  return chunks;
+}
+
+ScanFlags scan_flags(const float* x, int64_t d, const std::vector<Chunk>& chunks) {
+  std::vector<ScanFlags> per(chunks.size());
+  for_each_chunk(static_cast<int64_t>(chunks.size()),
+                 [&](int64_t c) { per[c] = scan_range(x, chunks[c].begin, chunks[c].end); });
+  ScanFlags all;
+  for (const auto& f : per) all.merge(f);
+  return all;
+}
+
+Selection select_top_k(const float* x, int64_t d, int64_t k, std::vector<Chunk> chunks) {
+  Selection s;
+  if (k == 0 || k == d) {
+    s.flags = scan_flags(x, d, chunks);
+    s.threshold.all = (k == d && d > 0);
+    int64_t before = 0;
+    for (auto& c : chunks) {
+      c.kept_before = before;
+      c.kept = s.threshold.all ? c.end - c.begin : 0;
+      before += c.kept;
+    }
+    s.chunks = std::move(chunks);
+    return s;
+  }
+  if (d <= kSmallUnit && chunks.size() == 1) {
+    s.threshold = select_small(x, d, k, s.flags);
+    chunks[0].kept = k;
+    chunks[0].ties = s.threshold.ties;
+    chunks[0].equal = s.threshold.equal;
+    s.chunks = std::move(chunks);
+    return s;
+  }
+  if (bracket_select(x, d, k, chunks, s)) return s;
+  return radix_select(x, k, std::move(chunks));
+}
+
 Threshold select_row(const float* x, int64_t n, int64_t k, ScanFlags& flags) {
-  Threshold t;
   if (k == 0 || k == n) {
-    ScanFlags f;
-    for (int64_t i = 0; i < n; ++i) note(float_bits(x[i]), f);
-    flags.merge(f);
+    flags.merge(scan_range(x, 0, n));
+    Threshold t;
     t.all = (k == n && n > 0);
     return t;
   }
-  if (n > kSmallRow) {
-    const Selection s = select_top_k(x, n, k, {Chunk{0, n}});
-    flags.merge(s.flags);
-    return s.threshold;
-  }
-  std::vector<uint32_t> keys(static_cast<size_t>(n));
-  ScanFlags f;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t u = float_bits(x[i]);
-    note(u, f);
-    keys[static_cast<size_t>(i)] = u & 0x7FFFFFFFu;
-  }
-  flags.merge(f);
-  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<uint32_t>());
-  t.key = keys[static_cast<size_t>(k - 1)];
-  int64_t greater = 0;
-  for (int64_t i = 0; i < n; ++i) greater += magnitude_key(x[i]) > t.key;
-  t.ties = k - greater;
-  return t;
+  if (n <= kSmallUnit) return select_small(x, n, k, flags);
+  const Selection s = select_top_k(x, n, k, {Chunk{0, n}});
+  flags.merge(s.flags);
+  return s.threshold;
 }
 
 }  // namespace mesl::codec::detail

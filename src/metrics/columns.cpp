@@ -27,7 +27,8 @@ const std::vector<Column>& epoch_columns() {
       {"epoch", ColumnType::int64},         {"train_loss", ColumnType::float64}, {"test_acc1", ColumnType::float64},
       {"test_acc5", ColumnType::float64},   {"fwd_bytes", ColumnType::int64},    {"bwd_bytes", ColumnType::int64},
       {"model_bytes", ColumnType::int64},   {"control_bytes", ColumnType::int64}, {"wall_s", ColumnType::float64},
-      {"link_s", ColumnType::float64},      {"lr", ColumnType::float64},
+      {"link_s", ColumnType::float64},      {"lr", ColumnType::float64},         {"samples", ColumnType::int64},
+      {"train_s", ColumnType::float64},
   };
   return columns;
 }
@@ -50,7 +51,8 @@ h5::Row to_row(const EpochRow& e) {
           static_cast<double>(e.fwd_bytes),     static_cast<double>(e.bwd_bytes),
           static_cast<double>(e.model_bytes),   static_cast<double>(e.control_bytes),
           e.wall_s,                             e.link_s,
-          e.lr};
+          e.lr,                                 static_cast<double>(e.samples),
+          e.train_s};
 }
 
 }  // namespace detail

@@ -48,6 +48,7 @@ class Local {
     for (; round_ < *c.epochs; ++round_) {
       const double lr = learning_rate(c, round_);
       server_.set_lr(lr);
+      rec_.start_training();
       for (auto& w : clients_) {
         const int64_t k = w->client();
         int64_t& done = done_[static_cast<size_t>(k - 1)];

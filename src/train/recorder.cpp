@@ -71,8 +71,14 @@ double Recorder::elapsed() const {
   return elapsed_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+void Recorder::start_training() {
+  train_start_ = last_step_ = std::chrono::steady_clock::now();
+  training_ = true;
+}
+
 void Recorder::add_step(const metrics::StepRow& row) {
   writer_.append_step(row);
+  last_step_ = std::chrono::steady_clock::now();
   loss_sum_ += row.loss * static_cast<double>(row.batch_size);
   loss_samples_ += row.batch_size;
 }
@@ -90,6 +96,10 @@ void Recorder::end_epoch(int64_t epoch, const EvalCounts& test, double lr) {
   e.wall_s = elapsed();
   e.link_s = traffic_.link_s();
   e.lr = lr;
+  e.samples = loss_samples_;
+  e.train_s = train_s_ + (training_ ? std::chrono::duration<double>(last_step_ - train_start_).count() : 0.0);
+  train_s_ = 0;
+  training_ = false;
   std::vector<metrics::MessageTotal> totals;
   for (int d = 0; d < comm::kDirections; ++d) {
     const auto dir = static_cast<comm::Direction>(d);
@@ -119,6 +129,8 @@ void Recorder::save(torch::serialize::OutputArchive& a) const {
   put(a, "elapsed_s", elapsed());
   put(a, "epoch_loss_sum", loss_sum_);
   put(a, "epoch_loss_samples", loss_samples_);
+  put(a, "epoch_train_s",
+      train_s_ + (training_ ? std::chrono::duration<double>(last_step_ - train_start_).count() : 0.0));
   put(a, "last_acc1", last_acc1_);
 }
 
@@ -129,6 +141,7 @@ void Recorder::restore(torch::serialize::InputArchive& a) {
   start_ = std::chrono::steady_clock::now();
   loss_sum_ = get_double(a, "epoch_loss_sum");
   loss_samples_ = get_int(a, "epoch_loss_samples");
+  train_s_ = get_double(a, "epoch_train_s");
   last_acc1_ = get_double(a, "last_acc1");
 }
 

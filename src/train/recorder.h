@@ -23,6 +23,9 @@ class Recorder {
   comm::Traffic& traffic() { return traffic_; }
   int64_t next_step() const { return writer_.steps(); }
   int64_t epochs_done() const { return writer_.epochs(); }
+  // Marks the start of an epoch's training (or of its continuation after a resume): train_s runs from here to
+  // the last step added.
+  void start_training();
   void add_step(const metrics::StepRow& row);
   // Closes an epoch/round: the epoch row (cumulative bytes, wall and link seconds), message totals, a flush and,
   // unless quiet, a progress line on stdout.
@@ -46,6 +49,9 @@ class Recorder {
   double elapsed_offset_ = 0;
   double loss_sum_ = 0;
   int64_t loss_samples_ = 0;
+  double train_s_ = 0;  // this epoch's training time before the current stretch (resumed runs)
+  std::chrono::steady_clock::time_point train_start_, last_step_;
+  bool training_ = false;
   double last_acc1_ = 0;
 };
 

@@ -64,6 +64,7 @@ class Server {
       pos_.round = round;
       const double lr = learning_rate(c, round);
       worker_.set_lr(lr);
+      rec_.start_training();
       std::vector<std::tuple<int, int64_t, int64_t>> evaluators;
       if (c.topology == Topology::sequential) {
         for (int client = 1; client <= n_ && !stopping_; ++client) {

@@ -23,7 +23,8 @@ if os.path.realpath(ANALYSIS_DIR) not in map(os.path.realpath, sys.path):
 
 EPOCH_COLUMNS = {"epoch": np.int64, "train_loss": np.float64, "test_acc1": np.float64, "test_acc5": np.float64,
                  "fwd_bytes": np.int64, "bwd_bytes": np.int64, "model_bytes": np.int64,
-                 "control_bytes": np.int64, "wall_s": np.float64, "link_s": np.float64, "lr": np.float64}
+                 "control_bytes": np.int64, "wall_s": np.float64, "link_s": np.float64, "lr": np.float64,
+                 "samples": np.int64, "train_s": np.float64}
 STEP_COLUMNS = {"step": np.int64, "epoch": np.int64, "round": np.int64, "client": np.int64,
                 "batch_size": np.int64, "loss": np.float64, "fwd_bytes": np.int64, "bwd_bytes": np.int64,
                 "encode_s": np.float64, "decode_s": np.float64, "compute_s": np.float64, "comm_s": np.float64,
@@ -67,6 +68,8 @@ def write_run(path, acc, fwd_mb=None, method="identity", dataset="fashion-mnist"
         "wall_s": np.asarray(wall_s if wall_s is not None else [12.5 * (i + 1) for i in range(n)]),
         "link_s": np.asarray(link_s if link_s is not None else [8.0 * (i + 1) for i in range(n)]),
         "lr": np.full(n, 0.1),
+        "samples": np.full(n, 60000),
+        "train_s": np.asarray([10.0] * n),
     }
     bpe, codec = SPECS.get(method, (8.0, method))
     config = {"method": method, "codec": codec, "model": model, "dataset": dataset, "cut": cut,

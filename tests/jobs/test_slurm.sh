@@ -3,8 +3,9 @@
 #   1. run.sbatch (launched with srun --mpi=pmix, found by the script itself) and sweep.sbatch (every setting of
 #      the default array, launched with mpirun) with a tiny synthetic configuration: their metrics files are
 #      complete and the sweep's are named by setting and hold that setting's codec;
-#   2. preemptible.sbatch: SIGUSR1 to its batch shell mid-run makes mesl checkpoint and the job requeue itself; the
-#      requeued attempt resumes, and the one metrics file has every epoch once and its steps without gaps or repeats.
+#   2. preemptible.sbatch, once with srun and once with mpirun: SIGUSR1 to its batch shell mid-run makes mesl
+#      checkpoint and the job requeue itself; the requeued attempt resumes, and the one metrics file has every epoch
+#      once and its steps without gaps or repeats.
 #
 # usage: test_slurm.sh MESL_EXECUTABLE REPOSITORY
 # Needs root and Debian's slurm-wlm and munge. Without them it skips loudly with exit status 77 (CTest's
@@ -22,14 +23,11 @@ skip() {
     echo "FAIL: jobs.slurm cannot run: $* (MESL_REQUIRE_SLURM=1 says this machine must run it)"
     exit 1
   fi
-  cat <<EOF
-==================================================================================================================
-SKIPPED: jobs.slurm did not run: $*
-  The Slurm batch scripts are NOT tested. Run this test as root with Debian's packages installed:
-    apt-get install --no-install-recommends slurm-wlm munge     (or: bash jobs/setup-debian.sh slurm-wlm munge)
-  Set MESL_REQUIRE_SLURM=1 to make this a failure instead of a skip (CI does).
-==================================================================================================================
-EOF
+  local line="=================================================================================================================="
+  printf '%s\n' "$line" "SKIPPED: jobs.slurm did not run: $*" \
+    "  The Slurm batch scripts are NOT tested. Run this test as root with Debian's packages installed:" \
+    "    apt-get install --no-install-recommends slurm-wlm munge     (or: bash jobs/setup-debian.sh slurm-wlm munge)" \
+    "  Set MESL_REQUIRE_SLURM=1 to make this a failure instead of a skip (CI does)." "$line"
   exit 77
 }
 
@@ -118,7 +116,8 @@ wait_jobs() {
 # --- the cluster -----------------------------------------------------------------------------------------------
 step "starting a single-node Slurm in $work/slurm"
 slurm_start "$work/slurm" || fail "Slurm did not start"
-srun --mpi=list 2>&1 | grep -qw pmix || fail "this Slurm has no PMIx plugin (srun --mpi=list): $(srun --mpi=list 2>&1)"
+plugins="$(srun --mpi=list 2>&1)" || fail "srun --mpi=list failed: $plugins"
+grep -qw pmix <<<"$plugins" || fail "this Slurm has no PMIx plugin (srun --mpi=list): $plugins"
 
 # Everything the jobs write goes under $work; the scripts find the repository themselves (scontrol's Command=,
 # since the submit directory is outside it). Containers forbid Open MPI's cross-process memory copies.
@@ -163,50 +162,65 @@ while read -r index name spec; do
 done <<<"$settings"
 
 # --- preemption and resume --------------------------------------------------------------------------------------
-step "submitting preemptible.sbatch"
+# Twice, side by side: srun and mpirun pass the forwarded SIGUSR1 on to the ranks in their own ways.
+step "submitting preemptible.sbatch with each launcher"
 long=(--dataset synthetic --synthetic-train 1024 --synthetic-test 128 --epochs 8 --batch-size 32 --model cnn --threads 1)
-pre_id="$(slurm_sbatch --parsable "${small[@]}" --output="$work/jobs/preemptible-%j.out" \
-  "$repo/jobs/slurm/preemptible.sbatch" "${long[@]}")"
-log="$work/jobs/preemptible-$pre_id.out"
+declare -A launcher_of
+for launcher in srun mpirun; do
+  id="$(MESL_LAUNCHER=$launcher slurm_sbatch --parsable "${small[@]}" --output="$work/jobs/preemptible-%j.out" \
+    "$repo/jobs/slurm/preemptible.sbatch" "${long[@]}")"
+  launcher_of[$id]=$launcher
+done
+preempted=("${!launcher_of[@]}")
+slurm_log "preemptible jobs: $(for id in "${preempted[@]}"; do echo -n "$id (${launcher_of[$id]}) "; done)"
 
-step "waiting for preemptible.sbatch (job $pre_id) to finish its second epoch"
-until grep -q "^epoch 2/8" "$log" 2>/dev/null; do
-  ! is_final "$(job_states "$pre_id")" || fail "job $pre_id ended before its second epoch"
-  time_left
-  sleep 0.2
+for id in "${preempted[@]}"; do
+  step "waiting for preemptible.sbatch (job $id) to finish its second epoch"
+  until grep -q "^epoch 2/8" "$work/jobs/preemptible-$id.out" 2>/dev/null; do
+    ! is_final "$(job_states "$id")" || fail "job $id ended before its second epoch"
+    time_left
+    sleep 0.2
+  done
+  step "SIGUSR1 to the batch shell of job $id: checkpoint, requeue"
+  scancel --signal=USR1 --batch "$id"
 done
 
-step "SIGUSR1 to the batch shell of job $pre_id: checkpoint, requeue"
-scancel --signal=USR1 --batch "$pre_id"
-until [[ $(job_field "$pre_id" Restarts) -ge 1 ]]; do
-  [[ $(job_states "$pre_id") != COMPLETED ]] || fail "job $pre_id completed without being requeued"
-  time_left
-  sleep 0.5
-done
-slurm_log "job $pre_id requeued: $(job_states "$pre_id"), $(scontrol -o show job "$pre_id" | grep -o 'Reason=[^ ]*')"
-# Slurm holds a requeued job back for two minutes (its begin time); a cluster would wait, the test need not. But
-# slurmd refuses a job credential issued in the same second as the revocation of the last attempt's ("credential
-# revoked"), so the release waits until the old attempt is gone and a few seconds more.
-until [[ $(job_states "$pre_id") == PENDING ]]; do
-  time_left
-  sleep 0.5
+for id in "${preempted[@]}"; do
+  step "waiting for job $id to requeue"
+  until [[ $(job_field "$id" Restarts) -ge 1 ]]; do
+    [[ $(job_states "$id") != COMPLETED ]] || fail "job $id completed without being requeued"
+    time_left
+    sleep 0.5
+  done
+  # Slurm holds a requeued job back for two minutes (its begin time); a cluster would wait, the test need not.
+  # But slurmd refuses a job credential issued in the same second as the revocation of the last attempt's
+  # ("credential revoked"), so the release waits until the old attempt is gone and a few seconds more.
+  until [[ $(job_states "$id") == PENDING ]]; do
+    time_left
+    sleep 0.5
+  done
+  slurm_log "job $id requeued: $(scontrol -o show job "$id" | grep -o 'JobState=[^ ]*\|Reason=[^ ]*' | tr '\n' ' ')"
 done
 sleep 3
-scontrol update JobId="$pre_id" StartTime=now
+for id in "${preempted[@]}"; do scontrol update JobId="$id" StartTime=now; done
 
-step "waiting for the requeued job $pre_id to resume and finish"
-wait_jobs "$pre_id"
-restarts="$(job_field "$pre_id" Restarts)"
-[[ $restarts == 1 ]] || fail "job $pre_id restarted $restarts times, expected once"
+step "waiting for the requeued jobs ${preempted[*]} to resume and finish"
+wait_jobs "${preempted[@]}"
 
-step "checking the preempted and resumed run"
-grep -q "SIGUSR1: asking mesl to checkpoint and stop" "$log" || fail "the batch shell did not see SIGUSR1"
-grep -q "mesl: stopped by signal" "$log" || fail "mesl did not report the stop"
-grep -q "requeueing job $pre_id" "$log" || fail "the script did not requeue itself"
-grep -q "attempt 2: resuming from $work/checkpoints/$pre_id/step-" "$log" || fail "the second attempt did not resume"
-compgen -G "$work/checkpoints/$pre_id/step-*/COMPLETE" >/dev/null || fail "no complete checkpoint in checkpoints/$pre_id"
-/usr/bin/python3 "$here/check_run.py" --epochs 8 --steps-per-epoch 32 --method identity \
-  "$work/results/mesl-preemptible-$pre_id.h5" || fail "the resumed run's metrics file is incomplete"
+for id in "${preempted[@]}"; do
+  step "checking the preempted and resumed run of job $id (${launcher_of[$id]})"
+  log="$work/jobs/preemptible-$id.out"
+  restarts="$(job_field "$id" Restarts)"
+  [[ $restarts == 1 ]] || fail "job $id restarted $restarts times, expected once"
+  grep -q "launcher: ${launcher_of[$id]}" "$log" || fail "job $id did not launch with ${launcher_of[$id]}"
+  grep -q "SIGUSR1: asking mesl to checkpoint and stop" "$log" || fail "the batch shell did not see SIGUSR1"
+  grep -q "mesl: stopped by signal" "$log" || fail "mesl did not report the stop"
+  grep -q "requeueing job $id" "$log" || fail "the script did not requeue itself"
+  grep -q "attempt 2: resuming from $work/checkpoints/$id/step-" "$log" || fail "the second attempt did not resume"
+  compgen -G "$work/checkpoints/$id/step-*/COMPLETE" >/dev/null || fail "no complete checkpoint in checkpoints/$id"
+  /usr/bin/python3 "$here/check_run.py" --epochs 8 --steps-per-epoch 32 --method ms \
+    "$work/results/mesl-preemptible-$id.h5" || fail "the resumed run's metrics file is incomplete"
+done
 
 failed_step=""
-slurm_log "PASS: run.sbatch, sweep.sbatch ($count settings), preemptible.sbatch (requeued and resumed)"
+slurm_log "PASS: run.sbatch, sweep.sbatch ($count settings), preemptible.sbatch with srun and mpirun (requeued and resumed)"

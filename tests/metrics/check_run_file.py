@@ -13,9 +13,9 @@ import pandas as pd
 STEP_COLUMNS = ["step", "epoch", "round", "client", "batch_size", "loss", "fwd_bytes", "bwd_bytes", "encode_s",
                 "decode_s", "compute_s", "comm_s", "rel_error"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_acc1", "test_acc5", "fwd_bytes", "bwd_bytes", "model_bytes",
-                 "control_bytes", "wall_s", "link_s", "lr"]
+                 "control_bytes", "wall_s", "link_s", "lr", "samples", "train_s"]
 FLOAT_STEP_COLUMNS = {"loss", "encode_s", "decode_s", "compute_s", "comm_s", "rel_error"}
-INT_EPOCH_COLUMNS = {"epoch", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes"}
+INT_EPOCH_COLUMNS = {"epoch", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes", "samples"}
 
 
 def check(condition, what):

@@ -42,6 +42,8 @@ inline metrics::EpochRow sample_epoch(int64_t i) {
   row.wall_s = 12.5 * static_cast<double>(i + 1);
   row.link_s = 8.25 * static_cast<double>(i + 1);
   row.lr = 0.1 / static_cast<double>(i + 1);
+  row.samples = 1000 + i;
+  row.train_s = 2.5 * static_cast<double>(i + 1);
   return row;
 }
 
@@ -81,6 +83,8 @@ inline const std::vector<EpochField>& epoch_fields() {
       {"wall_s", [](const metrics::EpochRow& r) { return r.wall_s; }},
       {"link_s", [](const metrics::EpochRow& r) { return r.link_s; }},
       {"lr", [](const metrics::EpochRow& r) { return r.lr; }},
+      {"samples", [](const metrics::EpochRow& r) { return static_cast<double>(r.samples); }},
+      {"train_s", [](const metrics::EpochRow& r) { return r.train_s; }},
   };
   return fields;
 }

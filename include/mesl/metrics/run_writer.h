@@ -48,6 +48,8 @@ struct EpochRow {
   double wall_s = 0;       // wall-clock seconds since the run started (cumulative)
   double link_s = 0;       // simulated link seconds of all traffic so far (cumulative)
   double lr = 0;           // learning rate used in this epoch
+  int64_t samples = 0;     // training samples in this epoch
+  double train_s = 0;      // wall seconds of this epoch's training steps (evaluation and checkpoints excluded)
 };
 
 struct MessageTotal {

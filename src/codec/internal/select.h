@@ -2,10 +2,14 @@
 // Exact top-k selection by magnitude in O(d), without sorting and without copying the tensor.
 //
 // The k largest |x| are found as a threshold on the 31-bit magnitude key (float bits without the sign, whose
-// integer order is the order of |x|): a radix select with a 2^15-bin histogram of the key's high bits, then a
-// 2^16-bin histogram of the low bits inside the one high bin that holds the k-th value. The kept set is every key
-// above the threshold plus the first `ties` keys equal to it in index order (codec.md: ties at the threshold are
-// broken by lower index first), so exactly k positions are kept and the result never depends on chunking.
+// integer order is the order of |x|). The kept set is every key above the threshold plus the first `ties` keys
+// equal to it in index order (codec.md: ties at the threshold are broken by lower index first), so exactly k
+// positions are kept and the result never depends on chunking or on how the threshold was found.
+//
+// How it is found (select.cpp): a random sample of the keys brackets the k-th key between two sample keys; one
+// vectorised pass counts the keys above the bracket and gathers the few inside it; the k-th key is then selected
+// among those. When the bracket misses (the pass proves it), a radix select on 15 + 16 key bits does the job in two
+// histogram passes instead. Small inputs copy their keys and use nth_element.
 #include <ATen/Parallel.h>
 
 #include <cstdint>
@@ -26,6 +30,7 @@ struct ScanFlags {
 struct Threshold {
   uint32_t key = 0xFFFFFFFFu;  // keep keys above this ...
   int64_t ties = 0;            // ... and the first `ties` keys equal to it
+  int64_t equal = 0;           // keys equal to it in the whole unit (ties <= equal)
   bool all = false;            // k == d: keep everything
 };
 
@@ -35,6 +40,7 @@ struct Chunk {
   int64_t kept_before = 0;  // kept elements in earlier chunks
   int64_t kept = 0;         // kept elements in this chunk
   int64_t ties = 0;         // of which ties at the threshold
+  int64_t equal = 0;        // keys equal to the threshold in this chunk (ties <= equal)
 };
 
 struct Selection {
@@ -45,7 +51,7 @@ struct Selection {
 
 // Chunk boundaries for d elements: at most `threads` chunks (0: LibTorch's thread count), no chunk smaller than
 // ~64K elements unless there is one chunk, every boundary a multiple of 8 (byte-aligned code streams) and no chunk
-// above 2^31 elements (32-bit histogram counters).
+// above 2^31 elements (32-bit counters).
 std::vector<Chunk> make_chunks(int64_t d, int threads);
 
 // Selects the k largest |x| of x[0, d), scanning the chunks in parallel; also returns the flags.
