@@ -2,12 +2,18 @@
 // LibTorch allocates and frees large tensors on every operation. glibc serves blocks above 128 KiB with mmap and
 // trims the heap top eagerly, so each operation page-faults its memory in again; on a VM that costs 3x in training
 // throughput (docs/performance.md). keep_freed_memory() makes glibc keep freed memory in the process instead.
-// Call it first thing in main().
+// Call it first thing in main(). MESL_GLIBC_MALLOC=1 in the environment skips it (for the benchmark that measures
+// what it is worth).
 #include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
 
 namespace mesl {
 
 inline void keep_freed_memory() {
+  const char* skip = std::getenv("MESL_GLIBC_MALLOC");
+  if (skip != nullptr && std::strcmp(skip, "1") == 0) return;
   mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   mallopt(M_TOP_PAD, 64 * 1024 * 1024);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The codec benchmark tables of docs/performance.md: `mesl codec bench` (fast and reference implementations and a
+# plain copy of the same seeded tensor, medians over repeats) for every method at the 2.32 bits-per-element budget
+# on the 256x64x32x32 ReLU tensor with 1 and 2 threads, then MS on every cut shape of system.md (batch 256).
+#
+#   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 to change the repeats
+#
+# Writes OUTDIR/codecs.jsonl (one JSON line per bench) and prints the markdown tables. Build Release first.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:-results/bench-codecs}"
+repeat="${REPEAT:-5}"
+mesl="${MESL:-$here/build/bin/mesl}"
+mkdir -p "$out"
+: >"$out/codecs.jsonl"
+
+bench() {  # label, then mesl codec bench arguments
+  local label=$1
+  shift
+  echo "bench: $label $*" >&2
+  "$mesl" codec bench --repeat "$repeat" "$@" | sed "s/^{/{\"label\":\"$label\",/" >>"$out/codecs.jsonl"
+}
+
+methods=(
+  "ms|--method ms --keep 0.01 --bits 2"
+  "sp|--method sp --keep 0.04125 --positions bitmap"
+  "rt|--method rt --keep 0.04125 --positions bitmap"
+  "qu2|--method qu --bits 2"
+  "qu3|--method qu --bits 3"
+)
+for threads in 1 2; do
+  for entry in "${methods[@]}"; do
+    # shellcheck disable=SC2086
+    bench "main" ${entry#*|} --shape 256,64,32,32 --dist relu --threads "$threads"
+  done
+done
+# The cut shapes of system.md at batch 256: VGG19, ResNet18, ResNet34 (shallow, medium, deep).
+for shape in 64,16,16 256,4,4 512,2,2 64,32,32 128,16,16 256,8,8 64,56,56 128,28,28 256,14,14; do
+  bench "cuts" --method ms --keep 0.01 --bits 2 --shape "256,$shape" --dist relu --threads 2 --reference-repeat 1
+done
+
+/usr/bin/python3 - "$out/codecs.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+def spec(r):
+    return r["spec"].replace(",rounding=round,sign=nonneg,scope=batch", "").replace(",scope=batch", "")
+print("| method | shape | threads | encode ms | decode ms | copy ms | enc/copy | dec/copy | ref encode ms | "
+      "ref decode ms | enc speedup | dec speedup | peak B/elem | bpe | identical |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    ref = r.get("reference", {})
+    print(f"| {spec(r)} | {'x'.join(map(str, r['shape']))} | {r['threads']} | {r['encode_ms']:.1f} | "
+          f"{r['decode_ms']:.1f} | {r['copy_ms']:.1f} | {r['encode_vs_copy']:.2f} | {r['decode_vs_copy']:.2f} | "
+          f"{ref.get('encode_ms', float('nan')):.0f} | {ref.get('decode_ms', float('nan')):.0f} | "
+          f"{r.get('encode_speedup', float('nan')):.1f} | {r.get('decode_speedup', float('nan')):.1f} | "
+          f"{r['encode_peak_bytes_per_element']:.3f} | {r['bpe']:.3f} | {r.get('identical', '')} |")
+main = {(spec(r), r["threads"]): r for r in rows if r["label"] == "main"}
+print()
+print("| method | encode 1 thread ms | encode 2 threads ms | encode scaling | decode 1 ms | decode 2 ms | decode scaling |")
+print("|---|---|---|---|---|---|---|")
+for (s, t), r in main.items():
+    if t != 1 or (s, 2) not in main:
+        continue
+    r2 = main[(s, 2)]
+    print(f"| {s} | {r['encode_ms']:.1f} | {r2['encode_ms']:.1f} | {r['encode_ms'] / r2['encode_ms']:.2f}x | "
+          f"{r['decode_ms']:.1f} | {r2['decode_ms']:.1f} | {r['decode_ms'] / r2['decode_ms']:.2f}x |")
+PY
