@@ -2,12 +2,50 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <numeric>
+#include <string>
+#include <utility>
 
 #include "mesl/data/partition.h"
 #include "mesl/error.h"
 
 namespace mesl::train {
+namespace {
+
+// A fixed kept count (--k, batch scope) must fit the smallest batch the run encodes: the last, partial batch of a
+// client's shard or of an evaluation slice. Refusing it here costs seconds; finding it at that batch costs a run.
+void check_fixed_k(const RunContext& ctx) {
+  const TrainConfig& c = ctx.config;
+  int64_t per_sample = 1;
+  for (const int64_t s : ctx.cut_shape) per_sample *= s;
+  int64_t smallest = *c.batch_size;
+  auto consider = [&smallest](int64_t n, int64_t batch) {
+    if (n <= 0) return;
+    const int64_t tail = n % batch;
+    smallest = std::min(smallest, tail > 0 ? tail : std::min(n, batch));
+  };
+  for (const auto& shard : ctx.shards) consider(static_cast<int64_t>(shard.size()), *c.batch_size);
+  // Evaluation runs on one client (sequential, local) or on a slice per client (sflv1/v2): both layouts count.
+  for (const int64_t evaluators : {int64_t{1}, c.clients}) {
+    for (int64_t client = 1; client <= evaluators; ++client) {
+      const auto [b, e] = test_slice(ctx, client, evaluators);
+      consider(e - b, c.eval_batch_size);
+    }
+  }
+  const std::pair<const char*, const codec::CodecOptions*> codecs[] = {{"--k", &c.codec},
+                                                                       {"the --grad-codec k", &c.grad_codec}};
+  for (const auto& [name, o] : codecs) {
+    if (!codec::is_sparse(o->method()) || !o->k()) continue;
+    const bool per_row = o->scope() == codec::Scope::sample;
+    const int64_t elements = per_row ? per_sample : smallest * per_sample;
+    MESL_CHECK(*o->k() <= elements, ConfigError, name, " ", *o->k(), " is larger than the ", elements,
+               " elements of ", per_row ? "one sample's activation" : "the smallest batch this run encodes (",
+               per_row ? "" : std::to_string(smallest) + " samples)", "; use a smaller k or --keep");
+  }
+}
+
+}  // namespace
 
 RunContext make_context(const TrainConfig& raw, int world_size) {
   RunContext ctx;
@@ -50,6 +88,7 @@ RunContext make_context(const TrainConfig& raw, int world_size) {
   torch::manual_seed(c.seed);
   ctx.net = models::make_split_net(ctx.model, ctx.cut);
   ctx.cut_shape = ctx.net.cut_shape;
+  check_fixed_k(ctx);
   return ctx;
 }
 

@@ -70,6 +70,14 @@ class BadOptions(CliTestCase):
                          out, "--codec", "ms", *spelling)
                 self.assertEqual(r.returncode, 0, str(r))
 
+    def test_fixed_k_must_fit_every_batch(self):
+        # 70 samples in batches of 32: the last batch has 6 samples of 32x14x14 = 37632 elements. A k that fits a
+        # full batch but not that one is refused before training, not at the last batch.
+        self.expect(["--train-limit", "70", "--codec", "ms", "--k", "50000"],
+                    "--k 50000 is larger than the 37632 elements", "smallest batch", "6 samples")
+        self.expect(["--codec", "sp", "--scope", "sample", "--k", "7000"], "7000", "one sample's activation")
+        self.expect(["--grad-codec", "sp:k=50000", "--train-limit", "70"], "--grad-codec k 50000")
+
     def test_training_settings_out_of_range(self):
         self.expect(["--epochs", "0"], "--epochs must be >= 1")
         self.expect(["--batch-size", "0"], "--batch-size must be >= 1")
