@@ -34,6 +34,8 @@ constexpr double kAbortGraceSeconds = 2;  // how long abort_all waits for its me
 // for the receiver, and the receiver tells it when to poll faster (kHurryTag). Smaller messages move within one
 // or two progress calls, where the extra signal would cost more than it saves.
 constexpr size_t kHurryBytes = 256 * 1024;
+// The least time the rest of a message gets once it has begun arriving (receive()).
+constexpr double kTransferSeconds = 60;
 
 // Buffers that MPI may still read or write after their operation was given up (a cancelled receive that had
 // already matched, an abort message to a dead peer). They are kept until the process ends rather than freed
@@ -308,6 +310,11 @@ Message MpiTransport::receive(MPI_Comm comm, const Patterns& patterns, const Dea
         return false;
       },
       deadline, timeout_text);
+  // The timeout bounds the wait for a message to begin arriving. Once it has been matched it is received whole:
+  // giving up halfway would lose it (its sender's send has completed) and desynchronise the two ranks, which is
+  // what a short polling wait (an idle client's, 0.5 s) did to a large hand-over on a loaded machine. The rest of
+  // the transfer gets at least kTransferSeconds, so a sender that dies mid-message still ends the wait.
+  const Deadline transfer = deadline.at_least(kTransferSeconds);
   Message message{status.MPI_SOURCE, status.MPI_TAG, {}};
   int first_count = 0;
   mpi_check(MPI_Get_count(&status, MPI_BYTE, &first_count), "MPI_Get_count");
@@ -315,10 +322,10 @@ Message MpiTransport::receive(MPI_Comm comm, const Patterns& patterns, const Dea
   for (;;) {
     int count = 0;
     mpi_check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
-    receive_piece(comm, message, count, deadline, timeout_text);
+    receive_piece(comm, message, count, transfer, timeout_text);
     if (static_cast<size_t>(count) < max_piece_) return message;
     // The next piece comes from the same sender with the same tag; MPI keeps their order.
-    poll([&] { return probe(message.source, message.tag); }, deadline, timeout_text);
+    poll([&] { return probe(message.source, message.tag); }, transfer, timeout_text);
   }
 }
 

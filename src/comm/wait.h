@@ -22,6 +22,13 @@ class Deadline {
       : seconds_(timeout ? std::max(0.0, timeout->count()) : 0.0), bounded_(timeout && seconds_ < kForever) {
     if (bounded_) at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds_));
   }
+  // This deadline, moved to at least `seconds` from now (for the rest of a transfer that has begun).
+  Deadline at_least(double seconds) const {
+    Deadline d = *this;
+    if (d.bounded_) d.at_ = std::max(d.at_, Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                               std::chrono::duration<double>(seconds)));
+    return d;
+  }
   bool bounded() const { return bounded_; }
   bool passed() const { return bounded_ && Clock::now() >= at_; }
   Clock::time_point at() const { return at_; }

@@ -8,7 +8,9 @@
 // - send() returns when `data` may be reused; recv() returns a whole message.
 // - No call spins on a core while it waits: waits poll with a growing sleep (tens of microseconds up to a
 //   millisecond), so 11 ranks on 2 cores leave the cores to the ranks that compute.
-// - A wait that is given a timeout throws TimeoutError naming the peer when nothing arrives in time.
+// - A wait that is given a timeout throws TimeoutError naming the peer when nothing arrives in time. The timeout
+//   bounds the wait for a message to begin arriving: one that has begun is received whole, however short the
+//   timeout (a backend may bound the rest of the transfer by a longer limit of its own, for a sender that dies).
 // - A message with tag kAbortTag, from any rank, interrupts every wait of its receiver: the wait throws
 //   AbortedError carrying the text of the message. abort_all() sends it to every other rank.
 // - All calls are made from one thread per rank.
