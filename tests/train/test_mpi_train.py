@@ -49,6 +49,16 @@ class Topologies(unittest.TestCase):
         self.assertEqual(run["messages"]["model"]["count"], 3 * 2 - 1)
         self.assertGreater(run["epochs"]["link_s"][-1], 0)
 
+    def test_sequential_deep_cut(self):
+        # At the deep cut the bottom is most of the CNN (1.7 MB): hand-overs go by MPI's rendezvous protocol.
+        out = os.path.join(scratch("deep"), "run.h5")
+        p = mpirun(3, SMALL + ["--topology", "sequential", "--cut", "deep", "--output", out])
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        run = read_run(out)
+        check_consistent(self, run)
+        self.assertEqual(run["messages"]["model"]["count"], 2 * 2 - 1)
+        self.assertGreater(run["messages"]["model"]["bytes"] / run["messages"]["model"]["count"], 1 << 20)
+
     def test_sflv1(self):
         # FedAvg over three 256-sample shards averages the first epoch's progress away: a third epoch shows learning.
         run = self.check_topology("sflv1", fixed_order=False, epochs=3)
