@@ -3,13 +3,14 @@
 # plain copy of the same seeded tensor, medians over repeats) for every method at the 2.32 bits-per-element budget
 # on the 256x64x32x32 ReLU tensor with 1 and 2 threads, then MS on every cut shape of system.md (batch 256).
 #
-#   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 to change the repeats
+#   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 REF_REPEAT=3 (the reference's repeats)
 #
 # Writes OUTDIR/codecs.jsonl (one JSON line per bench) and prints the markdown tables. Build Release first.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-results/bench-codecs}"
 repeat="${REPEAT:-5}"
+ref_repeat="${REF_REPEAT:-3}"
 mesl="${MESL:-$here/build/bin/mesl}"
 mkdir -p "$out"
 : >"$out/codecs.jsonl"
@@ -18,7 +19,7 @@ bench() {  # label, then mesl codec bench arguments
   local label=$1
   shift
   echo "bench: $label $*" >&2
-  "$mesl" codec bench --repeat "$repeat" "$@" | sed "s/^{/{\"label\":\"$label\",/" >>"$out/codecs.jsonl"
+  "$mesl" codec bench --repeat "$repeat" --reference-repeat "$ref_repeat" "$@" | sed "s/^{/{\"label\":\"$label\",/" >>"$out/codecs.jsonl"
 }
 
 methods=(
@@ -36,7 +37,7 @@ for threads in 1 2; do
 done
 # The cut shapes of system.md at batch 256: VGG19, ResNet18, ResNet34 (shallow, medium, deep).
 for shape in 64,16,16 256,4,4 512,2,2 64,32,32 128,16,16 256,8,8 64,56,56 128,28,28 256,14,14; do
-  bench "cuts" --method ms --keep 0.01 --bits 2 --shape "256,$shape" --dist relu --threads 2 --reference-repeat 1
+  bench "cuts" --method ms --keep 0.01 --bits 2 --shape "256,$shape" --dist relu --threads 2
 done
 
 /usr/bin/python3 - "$out/codecs.jsonl" <<'PY'

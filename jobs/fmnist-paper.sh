@@ -31,15 +31,21 @@ for cut in shallow deep; do
     name="${entry%%|*}"
     codec="${entry#*|}"
     file="$out/$cut-$name.h5"
-    if [[ -f "$file.done" ]]; then
-      echo "== $cut $name: done already ($file)"
+    if [[ -f "$file.done" || -f "$file.failed" ]]; then
+      echo "== $cut $name: ran already ($file)"
       continue
     fi
     echo "== $cut cut, $name ($codec)"
+    # A run that fails (a method that diverges is a result too) is recorded and left out of the analysis; its
+    # metrics file keeps what it wrote before the failure.
     # shellcheck disable=SC2086
-    MESL="$mesl" "$here/jobs/workstation.sh" -n "$clients" --model cnn --cut "$cut" --dataset fashion-mnist \
-      --epochs "$epochs" --seed 0 $codec --output "$file"
-    touch "$file.done"
+    if MESL="$mesl" "$here/jobs/workstation.sh" -n "$clients" --model cnn --cut "$cut" --dataset fashion-mnist \
+      --epochs "$epochs" --seed 0 $codec --output "$file" 2> >(tee "$file.log" >&2); then
+      touch "$file.done"
+    else
+      grep -m1 "mesl: error" "$file.log" >"$file.failed" || echo "failed" >"$file.failed"
+      echo "== $cut $name FAILED: $(cat "$file.failed")"
+    fi
   done
   if [[ ! -f "$out/errors-$cut.h5" ]]; then
     echo "== compression error at equal budgets, $cut cut"
@@ -50,8 +56,13 @@ done
 echo "== training and measurements took $(( $(date +%s) - start )) s"
 
 echo "== analysis"
-"$python" "$here/analysis/summary.py" "$out"/shallow-*.h5 "$out"/deep-*.h5 --csv "$out/summary.csv" | tee "$out/summary.txt"
-"$python" "$here/analysis/traffic.py" "$out"/shallow-*.h5 "$out"/deep-*.h5 --csv "$out/traffic.csv" | tee "$out/traffic.txt"
-"$python" "$here/analysis/plot.py" "$out"/shallow-*.h5 "$out"/deep-*.h5 --by cut --out "$out/plots"
+runs=()
+for done in "$out"/shallow-*.h5.done "$out"/deep-*.h5.done; do runs+=("${done%.done}"); done
+for failed in "$out"/*.h5.failed; do
+  [[ -f $failed ]] && echo "== left out: ${failed%.failed}: $(cat "$failed")" | tee -a "$out/failed.txt"
+done
+"$python" "$here/analysis/summary.py" "${runs[@]}" --csv "$out/summary.csv" | tee "$out/summary.txt"
+"$python" "$here/analysis/traffic.py" "${runs[@]}" --csv "$out/traffic.csv" | tee "$out/traffic.txt"
+"$python" "$here/analysis/plot.py" "${runs[@]}" --by cut --out "$out/plots"
 "$python" "$here/analysis/errors.py" "$out"/errors-shallow.h5 "$out"/errors-deep.h5 --out "$out/plots" | tee "$out/errors.txt"
 echo "== results in $out (summary.txt, traffic.txt, errors.txt, plots/)"

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "internal/bits.h"
@@ -272,6 +273,73 @@ void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const 
   }
 }
 
+// Unsigned masks (ms nonneg, and the sp/rt bitmap read as a 1-bit mask) of 1, 2, 4 or 8 bits: no code straddles
+// a byte and every value but the reserved one is a valid code, so the decoder counts reserved codes 64 bits at a
+// time and decodes a byte at a time from a table of the 2^B - 1 values, computed with ms_decode_range's
+// expression (identical results). The other widths and signed masks take the general path above.
+template <int B>
+constexpr bool kByteCodes = B == 1 || B == 2 || B == 4 || B == 8;
+
+// Reserved (all-ones) B-bit codes in a 64-bit little-endian word of codes.
+template <int B>
+inline int64_t reserved_in_word(uint64_t w) {
+  if constexpr (B == 1) {
+    return __builtin_popcountll(w);
+  } else if constexpr (B == 2) {
+    return __builtin_popcountll(w & (w >> 1) & 0x5555555555555555ull);
+  } else if constexpr (B == 4) {
+    w &= w >> 2;
+    w &= w >> 1;
+    return __builtin_popcountll(w & 0x1111111111111111ull);
+  } else {
+    w &= w >> 4;
+    w &= w >> 2;
+    w &= w >> 1;
+    return __builtin_popcountll(w & 0x0101010101010101ull);
+  }
+}
+
+// count_reserved for n codes starting at a byte boundary.
+template <int B>
+int64_t count_reserved_bytes(const uint8_t* codes, int64_t n, const Mask& m) {
+  constexpr int64_t per_word = 64 / B;
+  const int64_t words = n / per_word;
+  int64_t count = 0;
+  for (int64_t i = 0; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, codes + 8 * i, 8);
+    count += reserved_in_word<B>(w);
+  }
+  CodeReader<B> tail(codes + 8 * words, n - words * per_word);
+  return count + count_reserved<B>(tail, n - words * per_word, m);
+}
+
+// ms_decode_range for n codes starting at a byte boundary.
+template <int B>
+void ms_decode_bytes(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
+  constexpr int per_byte = 8 / B;
+  constexpr uint32_t reserved = (1u << B) - 1;
+  const auto levels_f = static_cast<float>(m.levels());
+  float value[1 << B] = {};
+  for (uint32_t c = 0; c < reserved; ++c) value[c] = (static_cast<float>(c) * t) / levels_f;
+  const int64_t bytes = n / per_byte;
+  for (int64_t i = 0; i < bytes; ++i) {
+    const uint32_t byte = codes[i];
+    float* o = out + i * per_byte;
+    for (int j = 0; j < per_byte; ++j) {
+      const uint32_t c = (byte >> (j * B)) & reserved;
+      if (c == reserved) {
+        o[j] = load_f32(kept);
+        kept += 4;
+      } else {
+        o[j] = value[c];
+      }
+    }
+  }
+  CodeReader<B> tail(codes + bytes, n - bytes * per_byte);
+  ms_decode_range<B>(tail, n - bytes * per_byte, t, m, kept, out + bytes * per_byte);
+}
+
 void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float* out, int threads) {
   // ms codes, or the sp/rt bitmap read as a 1-bit unsigned mask (code 1 = kept, code 0 = zero with t = 0).
   const bool ms = h.method == Method::ms;
@@ -287,9 +355,16 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
         auto chunks = make_chunks(h.d, threads);
         const auto nc = static_cast<int64_t>(chunks.size());
         std::vector<int64_t> reserved(static_cast<size_t>(nc));
+        const bool by_bytes = kByteCodes<B> && !m.is_signed;
         for_each_chunk(nc, [&](int64_t c) {
-          CodeReader<B> r(codes + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
-          reserved[c] = count_reserved<B>(r, chunks[c].end - chunks[c].begin, m);
+          const uint8_t* at = codes + chunks[c].begin * B / 8;  // chunks start at multiples of 8 elements
+          const int64_t len = chunks[c].end - chunks[c].begin;
+          if (by_bytes) {
+            reserved[c] = count_reserved_bytes<B>(at, len, m);
+          } else {
+            CodeReader<B> r(at, len);
+            reserved[c] = count_reserved<B>(r, len, m);
+          }
         });
         int64_t before = 0;
         for (int64_t c = 0; c < nc; ++c) {
@@ -299,9 +374,15 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
         if (before != l.kept)
           refuse_body(::mesl::detail::concat("the mask marks ", before, " kept positions but the header says ", l.kept));
         for_each_chunk(nc, [&](int64_t c) {
-          CodeReader<B> r(codes + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
+          const uint8_t* at = codes + chunks[c].begin * B / 8;
+          const int64_t len = chunks[c].end - chunks[c].begin;
           const uint8_t* kept = values + 4 * chunks[c].kept_before;
-          ms_decode_range<B>(r, chunks[c].end - chunks[c].begin, t, m, kept, out + chunks[c].begin);
+          if (by_bytes) {
+            ms_decode_bytes<B>(at, len, t, m, kept, out + chunks[c].begin);
+          } else {
+            CodeReader<B> r(at, len);
+            ms_decode_range<B>(r, len, t, m, kept, out + chunks[c].begin);
+          }
         });
         return;
       }

@@ -14,7 +14,10 @@ namespace mesl {
 inline void keep_freed_memory() {
   const char* skip = std::getenv("MESL_GLIBC_MALLOC");
   if (skip != nullptr && std::strcmp(skip, "1") == 0) return;
-  mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
+  // M_MMAP_THRESHOLD cannot go above 32 MiB (glibc refuses larger values), and activations of a large batch are
+  // bigger than that: M_MMAP_MAX = 0 serves every size from the heap (glibc still falls back to mmap when the heap
+  // cannot grow).
+  mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   mallopt(M_TOP_PAD, 64 * 1024 * 1024);
 }
