@@ -1,7 +1,7 @@
 #pragma once
 // LibTorch allocates and frees large tensors on every operation. glibc serves blocks above 128 KiB with mmap and
-// trims the heap top eagerly, so each operation page-faults its memory in again; on a VM that costs 3x in training
-// throughput (docs/performance.md). keep_freed_memory() makes glibc keep freed memory in the process instead.
+// trims the heap top eagerly, so each operation page-faults its memory in again (docs/performance.md, "Memory").
+// keep_freed_memory() makes glibc keep freed memory in the process instead; heap_allocator.h does the rest.
 // Call it first thing in main(). MESL_GLIBC_MALLOC=1 in the environment skips it (for the benchmark that measures
 // what it is worth).
 #include <malloc.h>
