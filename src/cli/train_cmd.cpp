@@ -45,8 +45,10 @@ int train_command(int argc, char** argv) {
     if (!parsed) return 0;
     config = *parsed;
   } catch (const Error& e) {
-    // Every rank parses the same command line: let rank 0 alone say what is wrong.
-    if (env_rank > 0) return dynamic_cast<const ConfigError*>(&e) ? 2 : 1;
+    // Every rank parses the same command line and fails the same way: rank 0 alone says what is wrong and
+    // gives the exit code. The others end quietly with 0: had they exited non-zero, mpirun could kill the job
+    // before rank 0 had printed its message (seen under load in CI).
+    if (env_rank > 0) return 0;
     throw;
   }
   if (!under_launcher()) return train::run_training(config, nullptr);
