@@ -5,6 +5,7 @@
 // that writes the output.
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "internal/kernels.h"
 #include "internal/rng.h"
 #include "internal/select.h"
+#include "internal/simd.h"
 #include "mesl/error.h"
 
 namespace mesl::codec::detail {
@@ -41,6 +43,9 @@ class KeepTest {
     }
     return false;
   }
+  uint32_t key() const { return key_; }
+  bool all() const { return all_; }
+  bool owns_ties() const { return ties_ > 0; }  // while true, elements equal to the threshold may be kept
 
  private:
   uint32_t key_;
@@ -63,23 +68,140 @@ inline float threshold_value(const Threshold& th, int64_t k) {
   return (k == 0 || th.all) ? 0.0f : bits_float(th.key);
 }
 
+// One element of ms_encode_range: puts its code and, if kept, its value.
+template <int B>
+inline void ms_encode_one(float v, KeepTest& keep, float t, const Mask& m, CodeWriter<B>& codes, uint8_t*& kept) {
+  const uint32_t u = float_bits(v), key = u & 0x7FFFFFFFu;
+  if (keep(key)) {
+    store_f32(kept, v);
+    kept += 4;
+    codes.put(m.reserved());
+    return;
+  }
+  uint32_t code = magnitude_code(bits_float(key), t, m);
+  if ((u >> 31) && key != 0) code |= m.sign_bit();
+  codes.put(code);
+}
+
+// The largest key in [0, top] whose magnitude code is below c, or 2^31 - 1 when every key up to top codes below
+// c. Codes never decrease as the key grows (float multiplication, division by t > 0 and rounding are monotone),
+// so a binary search with magnitude_code itself finds the exact step.
+uint32_t code_limit(uint32_t c, uint32_t top, float t, const Mask& m) {
+  if (magnitude_code(bits_float(top), t, m) < c) return 0x7FFFFFFFu;
+  uint32_t below = 0, at_least = top;  // code(0) = 0 < c <= code(top)
+  while (at_least - below > 1) {
+    const uint32_t mid = below + (at_least - below) / 2;
+    (magnitude_code(bits_float(mid), t, m) >= c ? at_least : below) = mid;
+  }
+  return below;
+}
+
+#if MESL_CODEC_SIMD
+// Sixteen elements of ms_encode_range at once (B <= 8, the writer on a group boundary), giving the codes
+// ms_encode_one gives and packing them in registers; kept values are gathered from the lanes that kept them.
+// Narrow masks (L - 1 <= kMaxLimits) count the keys where the code steps up (code_limit) that each key exceeds:
+// a few integer compares instead of a division. Wider masks compute magnitude_code's float32 expression.
+template <int B>
+class MsGroupEncoder {
+ public:
+  static constexpr uint32_t kMaxLimits = 6;
+
+  MsGroupEncoder(const KeepTest& keep, float t, const Mask& m)
+      : threshold_(simd::splat(threshold_lane(keep))),
+        positive_t_(simd::splat(t > 0.0f ? -1 : 0)),
+        sign_bit_(simd::splat(static_cast<int32_t>(m.sign_bit()))),
+        levels_i_(simd::splat(static_cast<int32_t>(m.levels()))),
+        t_(simd::fsplat(t > 0.0f ? t : 1.0f)),
+        levels_(simd::fsplat(static_cast<float>(m.levels()))),
+        top_code_(simd::fsplat(static_cast<float>(m.levels()) - 1.0f)),
+        is_signed_(m.is_signed),
+        floor_(m.floor_rounding) {
+    if (m.levels() - 1 > kMaxLimits) return;
+    compare_ = true;
+    // Non-kept keys are at most the threshold key, and finite (the encoder refuses NaN and Inf first). A step
+    // no such key reaches is put at the threshold: then a kept key exceeds every limit and counts up to L - 1.
+    const uint32_t top = std::min(keep.key(), 0x7F7FFFFFu);
+    for (uint32_t c = 1; c < m.levels(); ++c) {
+      uint32_t limit = t > 0.0f && !keep.all() ? code_limit(c, top, t, m) : 0x7FFFFFFFu;
+      limit_[limits_++] = simd::splat(limit == 0x7FFFFFFFu ? threshold_lane(keep) : static_cast<int32_t>(limit));
+    }
+  }
+
+  // Encodes x[0..16) into 2B bytes at `out` and appends its kept values to `kept`; returns false, having
+  // written nothing, when `ties` (the range still owns ties) and an element equals the threshold key: ties are
+  // kept lowest index first, which the element-by-element path does.
+  bool encode(const float* x, bool ties, uint8_t* out, uint8_t*& kept) const {
+    const simd::I magnitude = simd::splat(0x7FFFFFFF);
+    simd::I codes[4], keep[4], tie = simd::zero();
+    for (int q = 0; q < 4; ++q) {
+      const simd::I u = simd::load(x + 4 * q);
+      const simd::I key = simd::vand(u, magnitude);
+      keep[q] = simd::gt(key, threshold_);
+      tie = simd::vor(tie, simd::eq(key, threshold_));
+      simd::I code;  // the magnitude part: L where kept, else magnitude_code
+      if (compare_) {
+        code = simd::sub(simd::zero(), keep[q]);
+        for (uint32_t c = 0; c < limits_; ++c) code = simd::sub(code, simd::gt(key, limit_[c]));
+      } else {
+        // (|x| * L) / t, rounded or floored (0 <= q <= L for a non-kept key), clamped to L - 1; 0 when t == 0.
+        simd::F r = simd::fdiv(simd::fmul(simd::as_float(key), levels_), t_);
+        if (!floor_) r = simd::round_small(r);
+        code = simd::vand(simd::truncate(simd::fmin(r, top_code_)), positive_t_);
+        code = simd::vor(simd::vand(keep[q], levels_i_), simd::andnot(keep[q], code));
+      }
+      if (is_signed_) {  // the sign bit on negative values (not -0.0) and on kept ones (reserved = all ones)
+        const simd::I negative = simd::andnot(simd::eq(key, simd::zero()), simd::sra31(u));
+        code = simd::vor(code, simd::vand(simd::vor(negative, keep[q]), sign_bit_));
+      }
+      codes[q] = code;
+    }
+    if (ties && simd::any(tie)) return false;
+    uint64_t lo, hi;
+    simd::pack16<B>(codes, lo, hi);
+    std::memcpy(out, &lo, B);
+    std::memcpy(out + B, &hi, B);
+    for (unsigned bits = simd::group_bits(keep); bits != 0; bits &= bits - 1) {
+      store_f32(kept, x[__builtin_ctz(bits)]);
+      kept += 4;
+    }
+    return true;
+  }
+
+ private:
+  // Keys are below 2^31 and compared as signed lanes: "keep everything" becomes a threshold of -1, and a
+  // threshold above every key (k = 0) becomes 2^31 - 1.
+  static int32_t threshold_lane(const KeepTest& keep) {
+    return keep.all() ? -1 : static_cast<int32_t>(std::min(keep.key(), 0x7FFFFFFFu));
+  }
+
+  simd::I threshold_, positive_t_, sign_bit_, levels_i_;
+  simd::F t_, levels_, top_code_;
+  bool is_signed_, floor_;
+  bool compare_ = false;
+  uint32_t limits_ = 0;
+  simd::I limit_[kMaxLimits];
+};
+#endif
+
+// Encodes x[begin, end) into `codes` (kept positions get the reserved code) and its kept values into `kept`.
 template <int B>
 void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, float t, const Mask& m,
                      CodeWriter<B>& codes, uint8_t* kept) {
-  const uint32_t reserved = m.reserved(), sign_bit = m.sign_bit();
-  for (int64_t i = begin; i < end; ++i) {
-    const float v = x[i];
-    const uint32_t u = float_bits(v), key = u & 0x7FFFFFFFu;
-    if (keep(key)) {
-      store_f32(kept, v);
-      kept += 4;
-      codes.put(reserved);
-      continue;
+  int64_t i = begin;
+#if MESL_CODEC_SIMD
+  if constexpr (B <= 8) {
+    for (; i < end && !codes.at_group_start(); ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
+    const MsGroupEncoder<B> group(keep, t, m);
+    for (; i + kGroup <= end; i += kGroup) {
+      if (group.encode(x + i, keep.owns_ties(), codes.peek_bytes(), kept)) {
+        codes.skip_bytes(2 * B);
+      } else {
+        for (int j = 0; j < kGroup; ++j) ms_encode_one<B>(x[i + j], keep, t, m, codes, kept);
+      }
     }
-    uint32_t code = magnitude_code(bits_float(key), t, m);
-    if ((u >> 31) && key != 0) code |= sign_bit;
-    codes.put(code);
   }
+#endif
+  for (; i < end; ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
 }
 
 // Where sp and rt put what they select: a 1-bit stream or uint32 indices, and the values.
@@ -280,23 +402,28 @@ void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const 
 template <int B>
 constexpr bool kByteCodes = B == 1 || B == 2 || B == 4 || B == 8;
 
-// Reserved (all-ones) B-bit codes in a 64-bit little-endian word of codes.
+// The lowest bit of every reserved (all-ones) B-bit code in a 64-bit little-endian word of codes.
 template <int B>
-inline int64_t reserved_in_word(uint64_t w) {
+inline uint64_t reserved_bits(uint64_t w) {
   if constexpr (B == 1) {
-    return __builtin_popcountll(w);
+    return w;
   } else if constexpr (B == 2) {
-    return __builtin_popcountll(w & (w >> 1) & 0x5555555555555555ull);
+    return w & (w >> 1) & 0x5555555555555555ull;
   } else if constexpr (B == 4) {
     w &= w >> 2;
     w &= w >> 1;
-    return __builtin_popcountll(w & 0x1111111111111111ull);
+    return w & 0x1111111111111111ull;
   } else {
     w &= w >> 4;
     w &= w >> 2;
     w &= w >> 1;
-    return __builtin_popcountll(w & 0x0101010101010101ull);
+    return w & 0x0101010101010101ull;
   }
+}
+
+template <int B>
+inline int64_t reserved_in_word(uint64_t w) {
+  return __builtin_popcountll(reserved_bits<B>(w));
 }
 
 // count_reserved for n codes starting at a byte boundary.
@@ -314,30 +441,109 @@ int64_t count_reserved_bytes(const uint8_t* codes, int64_t n, const Mask& m) {
   return count + count_reserved<B>(tail, n - words * per_word, m);
 }
 
-// ms_decode_range for n codes starting at a byte boundary.
+// ms_decode_range for n codes starting at a byte boundary: a 64-bit word of codes at a time, each of its bytes
+// copied from a table of the 8 / B values that byte decodes to, then the word's reserved positions overwritten
+// with kept values (in element order, so the kept stream is consumed as ms_decode_range consumes it).
 template <int B>
 void ms_decode_bytes(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
   constexpr int per_byte = 8 / B;
+  constexpr int64_t per_word = 64 / B;
   constexpr uint32_t reserved = (1u << B) - 1;
   const auto levels_f = static_cast<float>(m.levels());
-  float value[1 << B] = {};
+  float value[1 << B] = {};  // value[reserved] stays 0: always overwritten
   for (uint32_t c = 0; c < reserved; ++c) value[c] = (static_cast<float>(c) * t) / levels_f;
-  const int64_t bytes = n / per_byte;
-  for (int64_t i = 0; i < bytes; ++i) {
-    const uint32_t byte = codes[i];
-    float* o = out + i * per_byte;
-    for (int j = 0; j < per_byte; ++j) {
-      const uint32_t c = (byte >> (j * B)) & reserved;
-      if (c == reserved) {
-        o[j] = load_f32(kept);
-        kept += 4;
-      } else {
-        o[j] = value[c];
-      }
+  alignas(64) float table[256][per_byte];
+  for (uint32_t byte = 0; byte < 256; ++byte)
+    for (int j = 0; j < per_byte; ++j) table[byte][j] = value[(byte >> (j * B)) & reserved];
+  const int64_t words = n / per_word;
+  for (int64_t w = 0; w < words; ++w) {
+    uint64_t word;
+    std::memcpy(&word, codes + 8 * w, 8);
+    float* o = out + w * per_word;
+    for (int byte = 0; byte < 8; ++byte)
+      std::memcpy(o + byte * per_byte, table[(word >> (8 * byte)) & 0xFF], sizeof(float) * per_byte);
+    for (uint64_t r = reserved_bits<B>(word); r != 0; r &= r - 1) {
+      o[__builtin_ctzll(r) / B] = load_f32(kept);
+      kept += 4;
     }
   }
-  CodeReader<B> tail(codes + bytes, n - bytes * per_byte);
-  ms_decode_range<B>(tail, n - bytes * per_byte, t, m, kept, out + bytes * per_byte);
+  CodeReader<B> tail(codes + 8 * words, n - words * per_word);
+  ms_decode_range<B>(tail, n - words * per_word, t, m, kept, out + words * per_word);
+}
+
+// The general case of count_reserved and ms_decode_range for n codes starting at a byte boundary (any mask
+// width, signed or not): 8 codes (B bytes) at a time, values from a table of every code computed with
+// ms_decode_range's expression (identical results).
+
+// Calls f(g, word) for each whole group g of 8 codes in the first n codes of a stream (B <= 8), with the group's
+// B bytes in the low bits of `word`. Groups read as one 8-byte load while 8 bytes remain in the stream (a load of
+// B bytes would go through memory and stall the load that follows it).
+template <int B, typename F>
+inline void for_each_group(const uint8_t* codes, int64_t n, F&& f) {
+  const int64_t groups = n / 8, bytes = (n * B + 7) / 8;
+  const int64_t fast = bytes >= 8 ? std::min(groups, (bytes - 8) / B + 1) : 0;
+  constexpr uint64_t mask = B == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * B)) - 1;
+  for (int64_t g = 0; g < fast; ++g) {
+    uint64_t w;
+    std::memcpy(&w, codes + g * B, 8);
+    f(g, w & mask);
+  }
+  for (int64_t g = fast; g < groups; ++g) {
+    uint64_t w = 0;
+    std::memcpy(&w, codes + g * B, B);
+    f(g, w);
+  }
+}
+
+template <int B>
+int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
+  const uint32_t reserved = m.reserved(), invalid = m.is_signed ? m.levels() : reserved + 1;
+  int64_t count = 0;
+  bool bad = false;
+  for_each_group<B>(codes, n, [&](int64_t, uint64_t w) {
+    for (int j = 0; j < 8; ++j) {
+      const auto code = static_cast<uint32_t>(w >> (j * B)) & reserved;
+      count += code == reserved;
+      bad |= code == invalid;
+    }
+  });
+  if (bad) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+  const int64_t done = n / 8 * 8;
+  CodeReader<B> tail(codes + done / 8 * B, n - done);
+  return count + count_reserved<B>(tail, n - done, m);
+}
+
+template <int B>
+void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
+  const uint32_t reserved = m.reserved(), sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
+  const auto levels_f = static_cast<float>(m.levels());
+  float value[1 << B];
+  for (uint32_t c = 0; c <= reserved; ++c) {
+    const float v = (static_cast<float>(c & mag_mask) * t) / levels_f;
+    value[c] = (c & sign_bit) ? -v : v;
+  }
+  const uint8_t* k = kept;
+  for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) {
+    // The group's 8 values are built in registers and stored at once (8 scalar stores to memory not yet in the
+    // cache were 5x slower), then its kept positions are overwritten in order.
+    float v[8];
+    unsigned kept_lanes = 0;
+    for (int j = 0; j < 8; ++j) {
+      const auto code = static_cast<uint32_t>(w >> (j * B)) & reserved;
+      v[j] = value[code];
+      kept_lanes |= static_cast<unsigned>(code == reserved) << j;
+    }
+    float* o = out + 8 * g;
+    std::memcpy(o, v, sizeof v);
+    for (; kept_lanes != 0; kept_lanes &= kept_lanes - 1) {
+      o[__builtin_ctz(kept_lanes)] = load_f32(k);
+      k += 4;
+    }
+  });
+  kept = k;
+  const int64_t done = n / 8 * 8;
+  CodeReader<B> tail(codes + done / 8 * B, n - done);
+  ms_decode_range<B>(tail, n - done, t, m, kept, out + done);
 }
 
 void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float* out, int threads) {
@@ -359,12 +565,7 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
         for_each_chunk(nc, [&](int64_t c) {
           const uint8_t* at = codes + chunks[c].begin * B / 8;  // chunks start at multiples of 8 elements
           const int64_t len = chunks[c].end - chunks[c].begin;
-          if (by_bytes) {
-            reserved[c] = count_reserved_bytes<B>(at, len, m);
-          } else {
-            CodeReader<B> r(at, len);
-            reserved[c] = count_reserved<B>(r, len, m);
-          }
+          reserved[c] = by_bytes ? count_reserved_bytes<B>(at, len, m) : count_reserved_groups<B>(at, len, m);
         });
         int64_t before = 0;
         for (int64_t c = 0; c < nc; ++c) {
@@ -377,12 +578,10 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           const uint8_t* at = codes + chunks[c].begin * B / 8;
           const int64_t len = chunks[c].end - chunks[c].begin;
           const uint8_t* kept = values + 4 * chunks[c].kept_before;
-          if (by_bytes) {
+          if (by_bytes)
             ms_decode_bytes<B>(at, len, t, m, kept, out + chunks[c].begin);
-          } else {
-            CodeReader<B> r(at, len);
-            ms_decode_range<B>(r, len, t, m, kept, out + chunks[c].begin);
-          }
+          else
+            ms_decode_groups<B>(at, len, t, m, kept, out + chunks[c].begin);
         });
         return;
       }

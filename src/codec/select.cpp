@@ -32,18 +32,28 @@ inline void note(uint32_t u, ScanFlags& f) {
 
 // ---- flags ---------------------------------------------------------------------------------------------------
 
+// Whether x[b, e) holds a negative value other than -0.0 (stops at the first).
+bool has_negative(const float* x, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    const uint32_t u = float_bits(x[i]);
+    if ((u >> 31) && (u & 0x7FFFFFFFu) != 0) return true;
+  }
+  return false;
+}
+
 #if MESL_CODEC_SIMD
 // Vector flag accumulators: bit 31 of `nonfinite` is set by a key >= 0x7F800000 (key + 2^23 carries into bit 31),
-// bit 31 of `negative` by a sign bit on anything but -0.0.
+// bit 31 of `sign` by any sign bit. A sign bit may be -0.0's, which does not count as negative: only then is the
+// range scanned again, element by element, and that scan stops at the first negative value.
 struct FlagLanes {
-  simd::I nonfinite = simd::zero(), negative = simd::zero();
+  simd::I nonfinite = simd::zero(), sign = simd::zero();
   void add(simd::I u, simd::I key) {
     nonfinite = simd::vor(nonfinite, simd::add(key, simd::splat(0x00800000)));
-    negative = simd::vor(negative, simd::andnot(simd::eq(u, simd::splat(INT32_MIN)), u));
+    sign = simd::vor(sign, u);
   }
-  void merge_into(ScanFlags& f) const {
+  void merge_into(ScanFlags& f, const float* x, int64_t b, int64_t e) const {
     f.nonfinite |= (simd::lane_or(nonfinite) >> 31) != 0;
-    f.negative |= (simd::lane_or(negative) >> 31) != 0;
+    if (!f.negative && (simd::lane_or(sign) >> 31) != 0) f.negative = has_negative(x, b, e);
   }
 };
 #endif
@@ -58,7 +68,7 @@ ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
     const simd::I u = simd::load(x + i);
     lanes.add(u, simd::vand(u, magnitude));
   }
-  lanes.merge_into(f);
+  lanes.merge_into(f, x, b, i);
 #endif
   for (; i < e; ++i) note(float_bits(x[i]), f);
   return f;
@@ -232,46 +242,44 @@ struct BracketCount {
 BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& br, uint32_t* out) {
   BracketCount r;
   const auto lo = static_cast<uint32_t>(br.lo), hi = static_cast<uint32_t>(br.hi);
-  auto gather = [&](int64_t from, int64_t to) {
-    for (int64_t i = from; i < to; ++i) {
-      const uint32_t key = magnitude_key(x[i]);
-      if (key < lo || key > hi) continue;
-      if (r.gathered == br.capacity) {
-        r.overflow = true;
-        return;
-      }
-      out[r.gathered++] = key;
-    }
-  };
   int64_t i = b;
 #if MESL_CODEC_SIMD
   FlagLanes flags;
   simd::I above = simd::zero();
   const simd::I magnitude = simd::splat(0x7FFFFFFF), top = simd::splat(br.hi), below = simd::splat(br.lo - 1);
   for (; i + kGroup <= e; i += kGroup) {
-    simd::I inside = simd::zero();
+    simd::I inside[4];
     for (int q = 0; q < 4; ++q) {
       const simd::I u = simd::load(x + i + 4 * q);
       const simd::I key = simd::vand(u, magnitude);
       const simd::I over = simd::gt(key, top);
       above = simd::sub(above, over);
-      inside = simd::vor(inside, simd::andnot(over, simd::gt(key, below)));
+      inside[q] = simd::andnot(over, simd::gt(key, below));
       flags.add(u, key);
     }
-    if (simd::any(inside)) {
-      gather(i, i + kGroup);
-      if (r.overflow) return r;
+    unsigned lanes = simd::group_bits(inside);
+    if (lanes == 0) continue;
+    if (r.gathered + __builtin_popcount(lanes) > br.capacity) {
+      r.overflow = true;
+      return r;
     }
+    for (; lanes != 0; lanes &= lanes - 1) out[r.gathered++] = magnitude_key(x[i + __builtin_ctz(lanes)]);
   }
   r.above = simd::lane_sum(above);
-  flags.merge_into(r.flags);
+  flags.merge_into(r.flags, x, b, i);
 #endif
-  for (; i < e; ++i) {
+  for (; i < e; ++i) {  // the scalar tail (everything without SIMD)
     const uint32_t u = float_bits(x[i]);
     note(u, r.flags);
-    r.above += (u & 0x7FFFFFFFu) > hi;
+    const uint32_t key = u & 0x7FFFFFFFu;
+    r.above += key > hi;
+    if (key < lo || key > hi) continue;
+    if (r.gathered == br.capacity) {
+      r.overflow = true;
+      return r;
+    }
+    out[r.gathered++] = key;
   }
-  gather(std::max(b, i - (e - b) % kGroup), e);  // the scalar tail (empty without SIMD: i == b there)
   return r;
 }
 

@@ -90,6 +90,15 @@ class CodeWriter {
       remaining_ -= 8;
     }
   }
+  // True between groups of 8 codes: the stream is on a byte boundary and the raw access below may be used.
+  bool at_group_start() const { return fill_ == 0; }
+  // Where the next group's bytes go, for a caller that packs codes itself, and how it moves past them
+  // (`bytes` is a whole number of groups: a multiple of B).
+  uint8_t* peek_bytes() const { return out_; }
+  void skip_bytes(int bytes) {
+    out_ += bytes;
+    remaining_ -= bytes / B * 8;
+  }
   void finish() {
     if (fill_ == 0) return;
     for (int j = fill_; j < 8; ++j) group_[j] = 0;
