@@ -395,89 +395,11 @@ void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const 
   }
 }
 
-// Unsigned masks (ms nonneg, and the sp/rt bitmap read as a 1-bit mask) of 1, 2, 4 or 8 bits: no code straddles
-// a byte and every value but the reserved one is a valid code, so the decoder counts reserved codes 64 bits at a
-// time and decodes a byte at a time from a table of the 2^B - 1 values, computed with ms_decode_range's
-// expression (identical results). The other widths and signed masks take the general path above.
-template <int B>
-constexpr bool kByteCodes = B == 1 || B == 2 || B == 4 || B == 8;
+// ---- whole groups of 8 codes (B <= 8), for streams that start at a byte boundary ------------------------------
+// A group of 8 codes is B bytes, read into the low 8B bits of a 64-bit word (code j in bits [jB, jB + B)).
 
-// The lowest bit of every reserved (all-ones) B-bit code in a 64-bit little-endian word of codes.
-template <int B>
-inline uint64_t reserved_bits(uint64_t w) {
-  if constexpr (B == 1) {
-    return w;
-  } else if constexpr (B == 2) {
-    return w & (w >> 1) & 0x5555555555555555ull;
-  } else if constexpr (B == 4) {
-    w &= w >> 2;
-    w &= w >> 1;
-    return w & 0x1111111111111111ull;
-  } else {
-    w &= w >> 4;
-    w &= w >> 2;
-    w &= w >> 1;
-    return w & 0x0101010101010101ull;
-  }
-}
-
-template <int B>
-inline int64_t reserved_in_word(uint64_t w) {
-  return __builtin_popcountll(reserved_bits<B>(w));
-}
-
-// count_reserved for n codes starting at a byte boundary.
-template <int B>
-int64_t count_reserved_bytes(const uint8_t* codes, int64_t n, const Mask& m) {
-  constexpr int64_t per_word = 64 / B;
-  const int64_t words = n / per_word;
-  int64_t count = 0;
-  for (int64_t i = 0; i < words; ++i) {
-    uint64_t w;
-    std::memcpy(&w, codes + 8 * i, 8);
-    count += reserved_in_word<B>(w);
-  }
-  CodeReader<B> tail(codes + 8 * words, n - words * per_word);
-  return count + count_reserved<B>(tail, n - words * per_word, m);
-}
-
-// ms_decode_range for n codes starting at a byte boundary: a 64-bit word of codes at a time, each of its bytes
-// copied from a table of the 8 / B values that byte decodes to, then the word's reserved positions overwritten
-// with kept values (in element order, so the kept stream is consumed as ms_decode_range consumes it).
-template <int B>
-void ms_decode_bytes(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
-  constexpr int per_byte = 8 / B;
-  constexpr int64_t per_word = 64 / B;
-  constexpr uint32_t reserved = (1u << B) - 1;
-  const auto levels_f = static_cast<float>(m.levels());
-  float value[1 << B] = {};  // value[reserved] stays 0: always overwritten
-  for (uint32_t c = 0; c < reserved; ++c) value[c] = (static_cast<float>(c) * t) / levels_f;
-  alignas(64) float table[256][per_byte];
-  for (uint32_t byte = 0; byte < 256; ++byte)
-    for (int j = 0; j < per_byte; ++j) table[byte][j] = value[(byte >> (j * B)) & reserved];
-  const int64_t words = n / per_word;
-  for (int64_t w = 0; w < words; ++w) {
-    uint64_t word;
-    std::memcpy(&word, codes + 8 * w, 8);
-    float* o = out + w * per_word;
-    for (int byte = 0; byte < 8; ++byte)
-      std::memcpy(o + byte * per_byte, table[(word >> (8 * byte)) & 0xFF], sizeof(float) * per_byte);
-    for (uint64_t r = reserved_bits<B>(word); r != 0; r &= r - 1) {
-      o[__builtin_ctzll(r) / B] = load_f32(kept);
-      kept += 4;
-    }
-  }
-  CodeReader<B> tail(codes + 8 * words, n - words * per_word);
-  ms_decode_range<B>(tail, n - words * per_word, t, m, kept, out + words * per_word);
-}
-
-// The general case of count_reserved and ms_decode_range for n codes starting at a byte boundary (any mask
-// width, signed or not): 8 codes (B bytes) at a time, values from a table of every code computed with
-// ms_decode_range's expression (identical results).
-
-// Calls f(g, word) for each whole group g of 8 codes in the first n codes of a stream (B <= 8), with the group's
-// B bytes in the low bits of `word`. Groups read as one 8-byte load while 8 bytes remain in the stream (a load of
-// B bytes would go through memory and stall the load that follows it).
+// Calls f(g, word) for each whole group g in the first n codes of a stream. Groups are read as one 8-byte load
+// while 8 bytes remain in the stream (a load of B bytes goes through memory and stalls the load that follows).
 template <int B, typename F>
 inline void for_each_group(const uint8_t* codes, int64_t n, F&& f) {
   const int64_t groups = n / 8, bytes = (n * B + 7) / 8;
@@ -495,48 +417,74 @@ inline void for_each_group(const uint8_t* codes, int64_t n, F&& f) {
   }
 }
 
+// Bit jB of the result is set where the low `width` bits of the code in bits [jB, jB + B) of w are all ones (for
+// every code w holds: a group word, or a whole word of 64 / B codes when B divides 64).
+template <int B>
+inline uint64_t ones_at(uint64_t w, int width) {
+  constexpr uint64_t kLowBits = [] {
+    uint64_t p = 0;
+    for (int j = 0; j * B < 64; ++j) p |= uint64_t{1} << (j * B);
+    return p;
+  }();
+  uint64_t r = w;
+  for (int s = 1; s < width; ++s) r &= w >> s;
+  return r & kLowBits;
+}
+
+// count_reserved for n codes starting at a byte boundary: reserved codes found a word at a time (unsigned masks
+// whose width divides 64: every code but the reserved one is valid) or a group at a time; a signed mask's invalid
+// code (magnitude L without the sign bit) is refused as count_reserved refuses it.
 template <int B>
 int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
-  const uint32_t reserved = m.reserved(), invalid = m.is_signed ? m.levels() : reserved + 1;
-  int64_t count = 0;
-  bool bad = false;
-  for_each_group<B>(codes, n, [&](int64_t, uint64_t w) {
-    for (int j = 0; j < 8; ++j) {
-      const auto code = static_cast<uint32_t>(w >> (j * B)) & reserved;
-      count += code == reserved;
-      bad |= code == invalid;
+  int64_t count = 0, done = 0;
+  if constexpr (64 % B == 0) {
+    if (!m.is_signed) {
+      const int64_t words = n / (64 / B);
+      for (int64_t i = 0; i < words; ++i) {
+        uint64_t w;
+        std::memcpy(&w, codes + 8 * i, 8);
+        count += __builtin_popcountll(ones_at<B>(w, B));
+      }
+      done = words * (64 / B);
     }
+  }
+  uint64_t invalid = 0;
+  for_each_group<B>(codes + done / 8 * B, n - done, [&](int64_t, uint64_t w) {
+    count += __builtin_popcountll(ones_at<B>(w, B));
+    if (m.is_signed) invalid |= ones_at<B>(w, B - 1) & ~(w >> (B - 1));
   });
-  if (bad) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
-  const int64_t done = n / 8 * 8;
+  if (invalid != 0) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+  done += (n - done) / 8 * 8;
   CodeReader<B> tail(codes + done / 8 * B, n - done);
   return count + count_reserved<B>(tail, n - done, m);
 }
 
+// ms_decode_range for n codes starting at a byte boundary, with identical results: every group's values are
+// copied from a table indexed by P codes at once (P floats per entry, each computed with ms_decode_range's
+// expression), then the group's reserved positions are overwritten with kept values in element order.
+template <int B>
+constexpr int kCodesPerIndex = 8 % B == 0 ? 8 / B : (B <= 5 ? 2 : 1);  // index bits P * B <= 10: tables <= 8 KB
+
 template <int B>
 void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
-  const uint32_t reserved = m.reserved(), sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
+  constexpr int P = kCodesPerIndex<B>;
+  constexpr uint32_t kEntries = 1u << (P * B), reserved = (1u << B) - 1;
+  const uint32_t sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
   const auto levels_f = static_cast<float>(m.levels());
   float value[1 << B];
   for (uint32_t c = 0; c <= reserved; ++c) {
     const float v = (static_cast<float>(c & mag_mask) * t) / levels_f;
     value[c] = (c & sign_bit) ? -v : v;
   }
+  alignas(64) float table[kEntries][P];
+  for (uint32_t e = 0; e < kEntries; ++e)
+    for (int i = 0; i < P; ++i) table[e][i] = value[(e >> (i * B)) & reserved];
   const uint8_t* k = kept;
   for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) {
-    // The group's 8 values are built in registers and stored at once (8 scalar stores to memory not yet in the
-    // cache were 5x slower), then its kept positions are overwritten in order.
-    float v[8];
-    unsigned kept_lanes = 0;
-    for (int j = 0; j < 8; ++j) {
-      const auto code = static_cast<uint32_t>(w >> (j * B)) & reserved;
-      v[j] = value[code];
-      kept_lanes |= static_cast<unsigned>(code == reserved) << j;
-    }
     float* o = out + 8 * g;
-    std::memcpy(o, v, sizeof v);
-    for (; kept_lanes != 0; kept_lanes &= kept_lanes - 1) {
-      o[__builtin_ctz(kept_lanes)] = load_f32(k);
+    for (int i = 0; i < 8 / P; ++i) std::memcpy(o + i * P, table[(w >> (i * P * B)) & (kEntries - 1)], sizeof(float) * P);
+    for (uint64_t r = ones_at<B>(w, B); r != 0; r &= r - 1) {
+      o[__builtin_ctzll(r) / B] = load_f32(k);
       k += 4;
     }
   });
@@ -561,11 +509,9 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
         auto chunks = make_chunks(h.d, threads);
         const auto nc = static_cast<int64_t>(chunks.size());
         std::vector<int64_t> reserved(static_cast<size_t>(nc));
-        const bool by_bytes = kByteCodes<B> && !m.is_signed;
         for_each_chunk(nc, [&](int64_t c) {
           const uint8_t* at = codes + chunks[c].begin * B / 8;  // chunks start at multiples of 8 elements
-          const int64_t len = chunks[c].end - chunks[c].begin;
-          reserved[c] = by_bytes ? count_reserved_bytes<B>(at, len, m) : count_reserved_groups<B>(at, len, m);
+          reserved[c] = count_reserved_groups<B>(at, chunks[c].end - chunks[c].begin, m);
         });
         int64_t before = 0;
         for (int64_t c = 0; c < nc; ++c) {
@@ -578,22 +524,29 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           const uint8_t* at = codes + chunks[c].begin * B / 8;
           const int64_t len = chunks[c].end - chunks[c].begin;
           const uint8_t* kept = values + 4 * chunks[c].kept_before;
-          if (by_bytes)
-            ms_decode_bytes<B>(at, len, t, m, kept, out + chunks[c].begin);
-          else
-            ms_decode_groups<B>(at, len, t, m, kept, out + chunks[c].begin);
+          ms_decode_groups<B>(at, len, t, m, kept, out + chunks[c].begin);
         });
         return;
       }
-      // Sample scope: every row must mark exactly k positions; t is per row.
+      // Sample scope: every row must mark exactly k positions; t is per row. Rows whose codes start on a byte
+      // boundary are decoded a group at a time (and in parallel); otherwise one reader runs through all.
       const bool aligned = (n * B) % 8 == 0;
+      auto check_row = [&](int64_t r, int64_t got) {
+        if (got != h.k)
+          refuse_body(::mesl::detail::concat("row ", r, " marks ", got, " kept positions but the header says ", h.k));
+      };
       auto run = [&](int64_t b, int64_t e) {
-        CodeReader<B> counter(codes + b * n * B / 8, (e - b) * n);
-        for (int64_t r = b; r < e; ++r) {
-          const int64_t got = count_reserved<B>(counter, n, m);
-          if (got != h.k)
-            refuse_body(::mesl::detail::concat("row ", r, " marks ", got, " kept positions but the header says ", h.k));
+        if (aligned) {
+          for (int64_t r = b; r < e; ++r) check_row(r, count_reserved_groups<B>(codes + r * n * B / 8, n, m));
+          for (int64_t r = b; r < e; ++r) {
+            const uint8_t* kept = values + 4 * r * h.k;
+            const float t = ms ? min_magnitude(kept, h.k) : 0.0f;
+            ms_decode_groups<B>(codes + r * n * B / 8, n, t, m, kept, out + r * n);
+          }
+          return;
         }
+        CodeReader<B> counter(codes + b * n * B / 8, (e - b) * n);
+        for (int64_t r = b; r < e; ++r) check_row(r, count_reserved<B>(counter, n, m));
         CodeReader<B> reader(codes + b * n * B / 8, (e - b) * n);
         for (int64_t r = b; r < e; ++r) {
           const uint8_t* kept = values + 4 * r * h.k;
