@@ -148,3 +148,36 @@ TEST_CASE("random corruption of payload bodies never crashes") {
   CHECK(refused > 0);
   CHECK(decoded > 0);
 }
+
+TEST_CASE("a signed ms code of magnitude L without the sign bit is refused wherever it lies") {
+  // 203 elements: 25 whole groups of 8 codes and a tail of 3, so both the group and the element paths are hit.
+  const at::Tensor x = make_input({7, 29}, "normal", 93);
+  for (int b : {2, 3, 4, 8}) {
+    const auto payload = Codec(CodecOptions(Method::ms).keep(0.1).bits(b).sign(Sign::signed_values)).encode(x);
+    const Header h = read_header(payload.data(), payload.size());
+    const size_t start = header_bytes(h);
+    const uint32_t invalid = (1u << (b - 1)) - 1, reserved = (1u << b) - 1;
+    auto code_at = [&](const std::vector<uint8_t>& p, int64_t i) {
+      uint32_t c = 0;
+      for (int j = 0; j < b; ++j) c |= ((p[start + (i * b + j) / 8] >> ((i * b + j) % 8)) & 1u) << j;
+      return c;
+    };
+    int tried = 0;
+    for (int64_t i = 0; i < h.d; i += 5) {
+      if (code_at(payload, i) == reserved) continue;  // keep the kept count right: only the code is wrong
+      auto bad = payload;
+      for (int j = 0; j < b; ++j) {
+        uint8_t& byte = bad[start + (i * b + j) / 8];
+        const int bit = (i * b + j) % 8;
+        byte = static_cast<uint8_t>((byte & ~(1u << bit)) | (((invalid >> j) & 1u) << bit));
+      }
+      REQUIRE(code_at(bad, i) == invalid);
+      CAPTURE(b);
+      CAPTURE(i);
+      for (Impl impl : {Impl::fast, Impl::reference})
+        CHECK_THROWS_WITH_AS(decode(bad, DecodeOptions().impl(impl)), doctest::Contains("invalid"), mesl::PayloadError);
+      ++tried;
+    }
+    CHECK(tried > 30);
+  }
+}
