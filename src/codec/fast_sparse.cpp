@@ -97,6 +97,12 @@ uint32_t code_limit(uint32_t c, uint32_t top, float t, const Mask& m) {
 }
 
 #if MESL_CODEC_SIMD
+// A KeepTest's threshold as a lane value: keys are below 2^31 and compared as signed lanes, so "keep everything"
+// becomes -1, and a threshold above every key (k = 0) becomes 2^31 - 1.
+inline int32_t threshold_lane(const KeepTest& keep) {
+  return keep.all() ? -1 : static_cast<int32_t>(std::min(keep.key(), 0x7FFFFFFFu));
+}
+
 // Sixteen elements of ms_encode_range at once (B <= 8, the writer on a group boundary), giving the codes
 // ms_encode_one gives and packing them in registers; kept values are gathered from the lanes that kept them.
 // Narrow masks (L - 1 <= kMaxLimits) count the keys where the code steps up (code_limit) that each key exceeds:
@@ -168,12 +174,6 @@ class MsGroupEncoder {
   }
 
  private:
-  // Keys are below 2^31 and compared as signed lanes: "keep everything" becomes a threshold of -1, and a
-  // threshold above every key (k = 0) becomes 2^31 - 1.
-  static int32_t threshold_lane(const KeepTest& keep) {
-    return keep.all() ? -1 : static_cast<int32_t>(std::min(keep.key(), 0x7FFFFFFFu));
-  }
-
   simd::I threshold_, positive_t_, sign_bit_, levels_i_;
   simd::F t_, levels_, top_code_;
   bool is_signed_, floor_;
@@ -212,7 +212,10 @@ struct Emitter {
   uint8_t* values = nullptr;
   void put(int64_t i, float v, bool selected) {
     if (bitmap) bitmap->put(selected ? 1u : 0u);
-    if (!selected) return;
+    if (selected) emit(i, v);
+  }
+  // A selected element's index (kv) and value, without its bitmap bit.
+  void emit(int64_t i, float v) {
     if (kv) {
       store_u32(indices, static_cast<uint32_t>(i));
       indices += 4;
@@ -221,6 +224,42 @@ struct Emitter {
     values += 4;
   }
 };
+
+// sp, and rt outside training (the plain top-k set): emits x[begin, end) as positions base + i. Sixteen elements
+// at a time where the bitmap writer is on a group boundary and the group holds no tie the range still owns (ties
+// are kept lowest index first, which the element-by-element path does).
+void sp_encode_range(const float* x, int64_t begin, int64_t end, int64_t base, KeepTest keep, Emitter& e) {
+  auto one = [&](int64_t j) { e.put(base + j, x[j], keep(magnitude_key(x[j]))); };
+  int64_t i = begin;
+#if MESL_CODEC_SIMD
+  for (; i < end && e.bitmap && !e.bitmap->at_group_start(); ++i) one(i);
+  const simd::I threshold = simd::splat(threshold_lane(keep)), magnitude = simd::splat(0x7FFFFFFF);
+  for (; i + kGroup <= end; i += kGroup) {
+    simd::I kept[4], tie = simd::zero();
+    for (int q = 0; q < 4; ++q) {
+      const simd::I key = simd::vand(simd::load(x + i + 4 * q), magnitude);
+      kept[q] = simd::gt(key, threshold);
+      tie = simd::vor(tie, simd::eq(key, threshold));
+    }
+    if (keep.owns_ties() && simd::any(tie)) {
+      for (int j = 0; j < kGroup; ++j) one(i + j);
+      continue;
+    }
+    unsigned bits = simd::group_bits(kept);
+    if (e.bitmap) {
+      uint8_t* at = e.bitmap->peek_bytes();
+      at[0] = static_cast<uint8_t>(bits & 0xFF);
+      at[1] = static_cast<uint8_t>(bits >> 8);
+      e.bitmap->skip_bytes(2);
+    }
+    for (; bits != 0; bits &= bits - 1) {
+      const int64_t j = i + __builtin_ctz(bits);
+      e.emit(base + j, x[j]);
+    }
+  }
+#endif
+  for (; i < end; ++i) one(i);
+}
 
 // Calls f(row_begin, row_end) over row blocks, in parallel when that is worth it and allowed.
 template <typename F>
@@ -276,11 +315,13 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
     CodeWriter<1> w(codes + ch.begin / 8, ch.end - ch.begin);
     Emitter e{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * out_before, values + 4 * out_before};
     KeepTest keep(s.threshold, ch.ties);
-    for (int64_t i = ch.begin; i < ch.end; ++i) {
-      const float v = x[i];
-      bool selected = keep(magnitude_key(v));
-      if (random) selected = selected ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++);
-      e.put(i, v, selected);
+    if (random) {
+      for (int64_t i = ch.begin; i < ch.end; ++i) {
+        const bool top = keep(magnitude_key(x[i]));
+        e.put(i, x[i], top ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++));
+      }
+    } else {
+      sp_encode_range(x, ch.begin, ch.end, 0, keep, e);
     }
     if (!h.kv_positions) w.finish();
   });
@@ -334,12 +375,15 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
       }
       Emitter em{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * r * k, values + 4 * r * k};
       KeepTest keep(th[r], th[r].ties);
-      int64_t top_rank = 0, rest_rank = 0;
       const float* row = x + r * n;
+      if (!random) {
+        sp_encode_range(row, 0, n, r * n, keep, em);
+        continue;
+      }
+      int64_t top_rank = 0, rest_rank = 0;
       for (int64_t i = 0; i < n; ++i) {
-        bool selected = keep(magnitude_key(row[i]));
-        if (random) selected = selected ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++);
-        em.put(r * n + i, row[i], selected);
+        const bool top = keep(magnitude_key(row[i]));
+        em.put(r * n + i, row[i], top ? choice.top.has(top_rank++) : choice.rest.has(rest_rank++));
       }
     }
     if (!h.kv_positions) w.finish();
