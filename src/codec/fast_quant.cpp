@@ -1,12 +1,16 @@
 // Fast CPU kernels for qu, uniform min-max quantization: a parallel min/max (and finiteness) reduction, then one
-// pass that quantizes and packs; decoding is one pass.
+// pass that quantizes and packs (16 elements at a time for codes of up to 8 bits); decoding is one pass, a table
+// lookup per group of codes.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "internal/bits.h"
+#include "internal/code_groups.h"
 #include "internal/kernels.h"
 #include "internal/select.h"
+#include "internal/simd.h"
 
 namespace mesl::codec::detail {
 
@@ -47,7 +51,31 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
     const auto levels_f = static_cast<float>(levels);
     for_each_chunk(n, [&](int64_t c) {
       CodeWriter<B> w(body + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
-      for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) {
+      int64_t i = chunks[c].begin;
+#if MESL_CODEC_SIMD
+      if constexpr (B <= 8) {
+        // Sixteen elements at a time (the chunk starts on a group boundary), the scalar expression lane by lane:
+        // x - mn >= 0, so the quotient is in [0, L] (or +Inf on overflow, clamped to L like the scalar code).
+        if (range > 0.0f) {
+          const simd::F base = simd::fsplat(mn), span = simd::fsplat(range), top = simd::fsplat(levels_f);
+          for (; i + kGroup <= chunks[c].end; i += kGroup) {
+            simd::I codes[4];
+            for (int q = 0; q < 4; ++q) {
+              const simd::F v = simd::as_float(simd::load(x + i + 4 * q));
+              const simd::F r = simd::round_small(simd::fdiv(simd::fmul(simd::fsub(v, base), top), span));
+              codes[q] = simd::truncate(simd::fmin(r, top));
+            }
+            uint64_t low, high;
+            simd::pack16<B>(codes, low, high);
+            uint8_t* at = w.peek_bytes();
+            std::memcpy(at, &low, B);
+            std::memcpy(at + B, &high, B);
+            w.skip_bytes(2 * B);
+          }
+        }
+      }
+#endif
+      for (; i < chunks[c].end; ++i) {
         uint32_t code = 0;
         if (range > 0.0f) {
           const float r = std::nearbyint(((x[i] - mn) * levels_f) / range);
@@ -66,9 +94,19 @@ void fast_decode_qu(const Header& h, const Layout& l, const uint8_t* body, float
   dispatch_bits(h.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     const auto step = range / static_cast<float>((uint32_t{1} << B) - 1);
+    auto value_of = [&](uint32_t code) { return mn + static_cast<float>(code) * step; };
     for_each_chunk(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
-      CodeReader<B> r(body + chunks[c].begin * B / 8, chunks[c].end - chunks[c].begin);
-      for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) out[i] = mn + static_cast<float>(r.get()) * step;
+      const uint8_t* codes = body + chunks[c].begin * B / 8;  // chunks start at multiples of 8 elements
+      const int64_t len = chunks[c].end - chunks[c].begin;
+      float* o = out + chunks[c].begin;
+      int64_t done = 0;
+      if constexpr (B <= 8) {
+        const GroupTable<B> table(value_of);
+        for_each_group<B>(codes, len, [&](int64_t g, uint64_t w) { table.decode(w, o + 8 * g); });
+        done = len / 8 * 8;
+      }
+      CodeReader<B> r(codes + done * B / 8, len - done);
+      for (int64_t i = done; i < len; ++i) o[i] = value_of(r.get());
     });
   });
 }

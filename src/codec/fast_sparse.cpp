@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "internal/bits.h"
+#include "internal/code_groups.h"
 #include "internal/kernels.h"
 #include "internal/rng.h"
 #include "internal/select.h"
@@ -439,42 +440,6 @@ void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const 
   }
 }
 
-// ---- whole groups of 8 codes (B <= 8), for streams that start at a byte boundary ------------------------------
-// A group of 8 codes is B bytes, read into the low 8B bits of a 64-bit word (code j in bits [jB, jB + B)).
-
-// Calls f(g, word) for each whole group g in the first n codes of a stream. Groups are read as one 8-byte load
-// while 8 bytes remain in the stream (a load of B bytes goes through memory and stalls the load that follows).
-template <int B, typename F>
-inline void for_each_group(const uint8_t* codes, int64_t n, F&& f) {
-  const int64_t groups = n / 8, bytes = (n * B + 7) / 8;
-  const int64_t fast = bytes >= 8 ? std::min(groups, (bytes - 8) / B + 1) : 0;
-  constexpr uint64_t mask = B == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * B)) - 1;
-  for (int64_t g = 0; g < fast; ++g) {
-    uint64_t w;
-    std::memcpy(&w, codes + g * B, 8);
-    f(g, w & mask);
-  }
-  for (int64_t g = fast; g < groups; ++g) {
-    uint64_t w = 0;
-    std::memcpy(&w, codes + g * B, B);
-    f(g, w);
-  }
-}
-
-// Bit jB of the result is set where the low `width` bits of the code in bits [jB, jB + B) of w are all ones (for
-// every code w holds: a group word, or a whole word of 64 / B codes when B divides 64).
-template <int B>
-inline uint64_t ones_at(uint64_t w, int width) {
-  constexpr uint64_t kLowBits = [] {
-    uint64_t p = 0;
-    for (int j = 0; j * B < 64; ++j) p |= uint64_t{1} << (j * B);
-    return p;
-  }();
-  uint64_t r = w;
-  for (int s = 1; s < width; ++s) r &= w >> s;
-  return r & kLowBits;
-}
-
 // count_reserved for n codes starting at a byte boundary: reserved codes found a word at a time (unsigned masks
 // whose width divides 64: every code but the reserved one is valid) or a group at a time; a signed mask's invalid
 // code (magnitude L without the sign bit) is refused as count_reserved refuses it.
@@ -503,30 +468,21 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
   return count + count_reserved<B>(tail, n - done, m);
 }
 
-// ms_decode_range for n codes starting at a byte boundary, with identical results: every group's values are
-// copied from a table indexed by P codes at once (P floats per entry, each computed with ms_decode_range's
-// expression), then the group's reserved positions are overwritten with kept values in element order.
-template <int B>
-constexpr int kCodesPerIndex = 8 % B == 0 ? 8 / B : (B <= 5 ? 2 : 1);  // index bits P * B <= 10: tables <= 8 KB
-
+// ms_decode_range for n codes starting at a byte boundary, with identical results: every group's values come from
+// a GroupTable of ms_decode_range's expression, then its reserved positions are overwritten with kept values in
+// element order.
 template <int B>
 void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
-  constexpr int P = kCodesPerIndex<B>;
-  constexpr uint32_t kEntries = 1u << (P * B), reserved = (1u << B) - 1;
   const uint32_t sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
   const auto levels_f = static_cast<float>(m.levels());
-  float value[1 << B];
-  for (uint32_t c = 0; c <= reserved; ++c) {
+  const GroupTable<B> table([&](uint32_t c) {
     const float v = (static_cast<float>(c & mag_mask) * t) / levels_f;
-    value[c] = (c & sign_bit) ? -v : v;
-  }
-  alignas(64) float table[kEntries][P];
-  for (uint32_t e = 0; e < kEntries; ++e)
-    for (int i = 0; i < P; ++i) table[e][i] = value[(e >> (i * B)) & reserved];
+    return (c & sign_bit) ? -v : v;
+  });
   const uint8_t* k = kept;
   for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) {
     float* o = out + 8 * g;
-    for (int i = 0; i < 8 / P; ++i) std::memcpy(o + i * P, table[(w >> (i * P * B)) & (kEntries - 1)], sizeof(float) * P);
+    table.decode(w, o);
     for (uint64_t r = ones_at<B>(w, B); r != 0; r &= r - 1) {
       o[__builtin_ctzll(r) / B] = load_f32(k);
       k += 4;
