@@ -192,12 +192,14 @@ void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, 
 #if MESL_CODEC_SIMD
   if constexpr (B <= 8) {
     for (; i < end && !codes.at_group_start(); ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
-    const MsGroupEncoder<B> group(keep, t, m);
-    for (; i + kGroup <= end; i += kGroup) {
-      if (group.encode(x + i, keep.owns_ties(), codes.peek_bytes(), kept)) {
-        codes.skip_bytes(2 * B);
-      } else {
-        for (int j = 0; j < kGroup; ++j) ms_encode_one<B>(x[i + j], keep, t, m, codes, kept);
+    if (end - i >= kGroup) {  // the encoder's set-up (a binary search per code step) only for a whole group
+      const MsGroupEncoder<B> group(keep, t, m);
+      for (; i + kGroup <= end; i += kGroup) {
+        if (group.encode(x + i, keep.owns_ties(), codes.peek_bytes(), kept)) {
+          codes.skip_bytes(2 * B);
+        } else {
+          for (int j = 0; j < kGroup; ++j) ms_encode_one<B>(x[i + j], keep, t, m, codes, kept);
+        }
       }
     }
   }
@@ -529,14 +531,16 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
         return;
       }
       // Sample scope: every row must mark exactly k positions; t is per row. Rows whose codes start on a byte
-      // boundary are decoded a group at a time (and in parallel); otherwise one reader runs through all.
+      // boundary can be decoded in parallel, and a group at a time where a row outweighs building its table
+      // (t differs per row); otherwise one reader runs through the rows.
       const bool aligned = (n * B) % 8 == 0;
+      const bool by_groups = aligned && n >= int64_t{GroupTable<B>::kEntries} * GroupTable<B>::P;
       auto check_row = [&](int64_t r, int64_t got) {
         if (got != h.k)
           refuse_body(::mesl::detail::concat("row ", r, " marks ", got, " kept positions but the header says ", h.k));
       };
       auto run = [&](int64_t b, int64_t e) {
-        if (aligned) {
+        if (by_groups) {
           for (int64_t r = b; r < e; ++r) check_row(r, count_reserved_groups<B>(codes + r * n * B / 8, n, m));
           for (int64_t r = b; r < e; ++r) {
             const uint8_t* kept = values + 4 * r * h.k;
