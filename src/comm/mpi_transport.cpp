@@ -9,6 +9,8 @@
 #include <cstring>
 #include <deque>
 
+#include <sched.h>
+
 #include "mpi_call.h"
 #include "wait.h"
 
@@ -52,6 +54,13 @@ void abandon(std::vector<MPI_Request>& requests) {
     MPI_Cancel(&request);
     MPI_Request_free(&request);
   }
+}
+
+// The cores this process may run on (its affinity mask: a cpuset or a launcher's binding), at least 1.
+int cores_available() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 // MPI_COMM_WORLD, after checking that MPI runs and telling it to return errors instead of aborting on them.
@@ -171,9 +180,11 @@ class MpiTransport final : public Transport {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  bool spin_transfers_ = false;  // a core for every rank on this node: poll a transfer under way without sleeping
   std::vector<std::string> host_names_;
   size_t max_piece_ = INT_MAX;
   std::optional<std::string> aborted_;  // the AbortedError text, once an abort has arrived
+  detail::WaitHistory wait_history_;    // how long receives of each (source, tag) set waited lately
 };
 
 MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD) {
@@ -188,6 +199,7 @@ MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD) 
   MPI_Comm_free(&node);
   mpi_check(rc_rank, "MPI_Comm_rank on the node communicator");
   mpi_check(rc_size, "MPI_Comm_size on the node communicator");
+  spin_transfers_ = local_size_ <= cores_available();
 
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int length = 0;
@@ -275,7 +287,7 @@ void MpiTransport::send_framed(MPI_Comm comm, int dest, int tag, const uint8_t* 
           if (flag) return true;
           if (large && !hurried && take_hurry(dest)) {
             hurried = true;
-            backoff.hurry();
+            backoff.hurry(spin_transfers_);
           }
           return false;
         },
@@ -303,13 +315,18 @@ Message MpiTransport::receive(MPI_Comm comm, const Patterns& patterns, const Dea
     return flag != 0;
   };
   // Patterns are probed in the order given on every round, so an earlier pattern wins a tie.
+  std::vector<int> key{comm == data_.get() ? 0 : 1};
+  for (const auto& [source, tag] : patterns) key.insert(key.end(), {source, tag});
+  const auto began = detail::Clock::now();
+  detail::Backoff backoff(wait_history_.plan(key));
   poll(
       [&] {
         for (const auto& [source, tag] : patterns)
           if (probe(source, tag)) return true;
         return false;
       },
-      deadline, timeout_text);
+      deadline, timeout_text, backoff);
+  wait_history_.record(key, status.MPI_SOURCE, status.MPI_TAG, detail::Clock::now() - began);
   // The timeout bounds the wait for a message to begin arriving. Once it has been matched it is received whole:
   // giving up halfway would lose it (its sender's send has completed) and desynchronise the two ranks, which is
   // what a short polling wait (an idle client's, 0.5 s) did to a large hand-over on a loaded machine. The rest of
@@ -340,7 +357,7 @@ void MpiTransport::receive_piece(MPI_Comm comm, Message& into, int count, const 
             "MPI_Irecv from rank ", into.source);
   // The sender is active now (or told to be), so the transfer is short: poll at the fast pace.
   detail::Backoff backoff;
-  if (count >= static_cast<int>(kHurryBytes)) backoff.hurry();
+  if (count >= static_cast<int>(kHurryBytes)) backoff.hurry(spin_transfers_);
   try {
     poll(
         [&] {

@@ -13,6 +13,35 @@ std::string pattern_text(const std::pair<int, int>& p) {
 
 }  // namespace
 
+std::vector<int> WaitHistory::history_key(const std::vector<int>& key) const {
+  std::vector<int> full = key;
+  const auto last = last_.find(key);
+  if (last == last_.end()) full.insert(full.end(), {-1, -1});
+  else full.insert(full.end(), {last->second.first, last->second.second});
+  return full;
+}
+
+WaitPlan WaitHistory::plan(const std::vector<int>& key) const {
+  const auto it = recent_.find(history_key(key));
+  if (it == recent_.end() || it->second.filled < kKept) return {};
+  const auto shortest = *std::min_element(std::begin(it->second.waits), std::end(it->second.waits));
+  const auto head = std::chrono::microseconds{static_cast<int64_t>(static_cast<double>(shortest.count()) * kHeadFraction)};
+  if (head < kMinHead) return {};
+  WaitPlan plan;
+  plan.head = std::min(head, kMaxHead);
+  plan.fine = std::max(Backoff::kFirst, (shortest - head) * 3 / (2 * kFinePolls));
+  plan.fine_polls = kFinePolls;
+  return plan;
+}
+
+void WaitHistory::record(const std::vector<int>& key, int source, int tag, Clock::duration waited) {
+  Recent& r = recent_[history_key(key)];
+  r.waits[r.next] = std::chrono::duration_cast<std::chrono::microseconds>(waited);
+  r.next = (r.next + 1) % kKept;
+  r.filled = std::min(r.filled + 1, kKept);
+  last_[key] = {source, tag};
+}
+
 void check_send(int dest, int tag, int self, int size) {
   MESL_CHECK(dest != self, CommError, "rank ", self, " cannot send a message to itself");
   MESL_CHECK(dest >= 0 && dest < size, CommError, "cannot send to rank ", dest, ": the job has ranks 0..", size - 1);

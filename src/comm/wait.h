@@ -2,6 +2,7 @@
 // Pieces shared by the two backends so that they wait, validate and word their errors the same way.
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,29 +41,89 @@ class Deadline {
   Clock::time_point at_{};
 };
 
-// The growing sleep between two polls: short at first so that a message that is about to arrive costs little
-// latency, then capped at a millisecond so that a long wait costs a few hundred wake-ups per second, not a core.
-// hurry() lowers the cap while a transfer is known to be under way (both sides active), when MPI needs frequent
-// progress calls to move the data and the wait is short anyway.
+// How a wait polls. Every wake-up of a waiting rank also costs the rank that computes meanwhile on the same
+// cores (its OpenMP region waits for the thread the wake-up displaced), so a wait that history says will be long
+// begins with one long sleep (`head`) and then polls `fine_polls` times at a `fine` step around the expected
+// arrival; without history the plan is empty and the wait polls at the growing pace of Backoff at once.
+struct WaitPlan {
+  std::chrono::microseconds head{0};
+  std::chrono::microseconds fine{0};
+  int fine_polls = 0;
+};
+
+// The sleep between two polls: short at first so that a message that is about to arrive costs little latency,
+// then growing to a millisecond so that a long wait costs a few hundred wake-ups per second, not a core.
+// hurry() is for a transfer under way: both sides are active then, the data moves only while both call MPI, and
+// the transfer of a step's message takes well under a millisecond. With a core for every rank on the node
+// (`spin`) the wait then polls without sleeping; with more ranks than cores, polling without sleeping would take
+// the cores of ranks that compute meanwhile, so it sleeps at most kHurried between polls.
 class Backoff {
  public:
   static constexpr std::chrono::microseconds kFirst{20};
   static constexpr std::chrono::microseconds kLast{1000};
   static constexpr std::chrono::microseconds kHurried{50};
+  explicit Backoff(const WaitPlan& plan = {}) : plan_(plan) {}
   void sleep(const Deadline& deadline) {
-    auto until = Clock::now() + step_;
+    if (spin_) {
+      std::this_thread::yield();
+      return;
+    }
+    std::chrono::microseconds step = step_;
+    if (plan_.head.count() > 0) {
+      step = plan_.head;
+      plan_.head = {};
+    } else if (plan_.fine_polls > 0) {
+      step = plan_.fine;
+      --plan_.fine_polls;
+    } else {
+      step_ = std::min(step_ * 2, cap_);
+    }
+    auto until = Clock::now() + step;
     if (deadline.bounded()) until = std::min(until, deadline.at());
     std::this_thread::sleep_until(until);
-    step_ = std::min(step_ * 2, cap_);
   }
-  void hurry() {
+  void hurry(bool spin) {
+    spin_ = spin;
+    plan_ = {};
     cap_ = kHurried;
     step_ = std::min(step_, cap_);
   }
 
  private:
+  WaitPlan plan_;
   std::chrono::microseconds step_ = kFirst;
   std::chrono::microseconds cap_ = kLast;
+  bool spin_ = false;
+};
+
+// How long recent waits took, to plan the next one. In a split-learning step the waits repeat: the client waits
+// for the gradient about as long as the server computes, the server for the next activations about as long as
+// the client does. A wait is known by what it accepts (`key`: the transport's (source, tag) patterns) and by the
+// message the previous wait with that key received, because one key can alternate between two messages (the
+// server's "any message from a client" gets a step's end at once, then the next step's start after a forward).
+// The plan sleeps through most of the shortest of the last kKept such waits, so that an early message is rare
+// and costs little, and never longer than kMaxHead, so that a wait that was long once (a client idle while
+// others train) does not make a later short one late.
+class WaitHistory {
+ public:
+  static constexpr int kKept = 4;
+  static constexpr double kHeadFraction = 0.9;
+  static constexpr int kFinePolls = 8;                           // spread over 1.5x the rest of the shortest wait
+  static constexpr std::chrono::microseconds kMinHead{500};      // below this, polling from the start costs little
+  static constexpr std::chrono::microseconds kMaxHead{50000};
+  WaitPlan plan(const std::vector<int>& key) const;
+  // A wait for `key` ended after `waited` with a message from `source` with `tag`.
+  void record(const std::vector<int>& key, int source, int tag, Clock::duration waited);
+
+ private:
+  struct Recent {
+    std::chrono::microseconds waits[kKept]{};
+    int next = 0;    // where the next wait goes (over the oldest)
+    int filled = 0;  // how many of waits[] hold a wait
+  };
+  std::vector<int> history_key(const std::vector<int>& key) const;
+  std::map<std::vector<int>, std::pair<int, int>> last_;  // key -> (source, tag) its last wait received
+  std::map<std::vector<int>, Recent> recent_;             // key + the previous (source, tag) -> recent waits
 };
 
 // Argument checks (CommError with the fix); `self` is the calling rank, `size` the number of ranks.
