@@ -1,6 +1,7 @@
-// The MPI backend. Every wait polls (MPI_Test / MPI_Iprobe, then a growing sleep) instead of blocking in MPI,
-// because Open MPI's blocking calls busy-poll a core, and because a poll loop can also watch for aborts and
-// deadlines. See docs/transport.md for the tags, the framing of large messages and the reasons.
+// The MPI backend. Every wait polls (MPI_Test / MPI_Iprobe, then a sleep planned from similar waits or growing)
+// instead of blocking in MPI, because Open MPI's blocking calls busy-poll a core, and because a poll loop can also
+// watch for aborts and deadlines. See docs/transport.md for the tags, the framing of large messages, how waits
+// are planned and the reasons.
 #include "mesl/comm/mpi_transport.h"
 
 #include <cerrno>
