@@ -47,8 +47,12 @@ int train_command(int argc, char** argv) {
   } catch (const Error& e) {
     // Every rank parses the same command line and fails the same way: rank 0 alone says what is wrong and
     // gives the exit code. The others end quietly with 0: had they exited non-zero, mpirun could kill the job
-    // before rank 0 had printed its message (seen under load in CI).
-    if (env_rank > 0) return 0;
+    // before rank 0 had printed its message (seen under load in CI). mpirun ends them with SIGTERM when rank 0
+    // exits first, which must not look like a graceful stop ("stopping at the next step boundary").
+    if (env_rank > 0) {
+      train::remove_stop_handlers();
+      return 0;
+    }
     throw;
   }
   if (!under_launcher()) return train::run_training(config, nullptr);

@@ -35,6 +35,11 @@ void install_stop_handlers() {
   sigaction(SIGUSR1, &action, nullptr);
 }
 
+void remove_stop_handlers() {
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGUSR1, SIG_DFL);
+}
+
 bool stop_requested() { return g_signal != 0; }
 int stop_signal() { return g_signal; }
 

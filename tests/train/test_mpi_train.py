@@ -94,6 +94,8 @@ class BadOptions(unittest.TestCase):
         self.assertIn(text, errors[0])
         self.assertNotIn("Traceback", p.stderr)
         self.assertNotIn("terminate called", p.stderr)
+        # A rank that mpirun ends after rank 0 failed must not announce a graceful stop.
+        self.assertNotIn("stopping at the next step boundary", p.stderr)
 
     def test_unknown_model(self):
         self.expect_failure(3, ["--model", "alexnet"], "unknown model 'alexnet'")

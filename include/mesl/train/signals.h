@@ -5,6 +5,8 @@
 namespace mesl::train {
 
 void install_stop_handlers();
+// Back to the default actions, for a rank that is ending anyway: a signal then must not announce a stop.
+void remove_stop_handlers();
 bool stop_requested();
 int stop_signal();  // the signal number that asked for the stop, 0 if none
 
