@@ -9,11 +9,24 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+
+#include <unistd.h>
 #include <vector>
 
 #include "mesl/error.h"
 
 namespace mesl::cli {
+
+void print_error(const std::string& text) {
+  const std::string line = "mesl: error: " + text.substr(0, text.find('\n')) + "\n";
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to report it
+    done += static_cast<size_t>(n);
+  }
+}
 
 namespace {
 

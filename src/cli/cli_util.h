@@ -12,6 +12,11 @@
 
 namespace mesl::cli {
 
+// Prints "mesl: error: TEXT" (TEXT's first line) to stderr in one write(2). Under mpirun several ranks may fail at
+// once and their stderr streams meet in one; a line written piece by piece (std::cerr is unbuffered) can be cut
+// by another rank's line.
+void print_error(const std::string& text);
+
 // Parses argv. Returns nullopt after printing the help text when --help was given. Unknown options, missing
 // values and values of the wrong type throw ConfigError naming the option and pointing at --help.
 // `group_order` lists the option groups in the order --help shows them (default: cxxopts' alphabetical order).

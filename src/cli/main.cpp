@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "mesl/error.h"
 #include "mesl/util/allocator.h"
@@ -24,9 +25,6 @@ const char* kUsage =
     "  codec    activation codecs: roundtrip | encode | decode | bench | plan\n"
     "  errors   compression error of every codec on real cut-layer activations\n"
     "  version  print the version\n";
-
-// The first line of a message (LibTorch errors carry a C++ backtrace after it).
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // The number of ranks the launcher starts on this node, from its environment (before MPI_Init): Open MPI's mpirun,
 // MPICH/Hydra, or Slurm's srun (tasks of the step over its nodes). 1 when unknown.
@@ -76,22 +74,22 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-    std::cerr << "mesl: error: unknown command '" << command << "'; choose train, codec, errors or version\n";
+    mesl::cli::print_error("unknown command '" + command + "'; choose train, codec, errors or version");
     return 2;
   } catch (const mesl::ConfigError& e) {
-    std::cerr << "mesl: error: " << first_line(e.what()) << std::endl;
+    mesl::cli::print_error(e.what());
     return 2;
   } catch (const mesl::Error& e) {
-    std::cerr << "mesl: error: " << first_line(e.what()) << std::endl;
+    mesl::cli::print_error(e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::cerr << "mesl: error: LibTorch: " << first_line(e.what_without_backtrace()) << std::endl;
+    mesl::cli::print_error(std::string("LibTorch: ") + e.what_without_backtrace());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::cerr << "mesl: error: out of memory" << std::endl;
+    mesl::cli::print_error("out of memory");
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "mesl: error: " << first_line(e.what()) << std::endl;
+    mesl::cli::print_error(e.what());
     return 1;
   }
 }

@@ -47,12 +47,8 @@ int train_command(int argc, char** argv) {
   } catch (const Error& e) {
     // Every rank parses the same command line and fails the same way: rank 0 alone says what is wrong and
     // gives the exit code. The others end quietly with 0: had they exited non-zero, mpirun could kill the job
-    // before rank 0 had printed its message (seen under load in CI). mpirun ends them with SIGTERM when rank 0
-    // exits first, which must not look like a graceful stop ("stopping at the next step boundary").
-    if (env_rank > 0) {
-      train::remove_stop_handlers();
-      return 0;
-    }
+    // before rank 0 had printed its message (seen under load in CI).
+    if (env_rank > 0) return 0;
     throw;
   }
   if (!under_launcher()) return train::run_training(config, nullptr);
@@ -63,23 +59,26 @@ int train_command(int argc, char** argv) {
   try {
     return train::run_training(config, transport.get());
   } catch (const train::StartupFailed& e) {
-    std::cerr << "mesl: error: " << e.what() << std::endl;
+    print_error(e.what());
     return e.code();
   } catch (const train::PeerFailed& e) {
     return e.code();
   } catch (const comm::AbortedError& e) {
-    std::cerr << "mesl: error: rank " << rank << " stops: " << e.what() << std::endl;
+    train::remove_stop_handlers();  // mpirun's SIGTERMs from here on end this rank; it is not a graceful stop
+    print_error("rank " + std::to_string(rank) + " stops: " + e.what());
     usleep(300 * 1000);  // the rank that failed ends the job; leave it the time to
     comm::MpiSession::abort_job(1);
   } catch (const Error& e) {
+    train::remove_stop_handlers();
     const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
-    std::cerr << "mesl: error: " << what << std::endl;
+    print_error(what);
     transport->abort_all(what);
     usleep(1000 * 1000);  // let the other ranks say why they stop
     comm::MpiSession::abort_job(dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
   } catch (const std::exception& e) {
+    train::remove_stop_handlers();
     const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
-    std::cerr << "mesl: error: " << what.substr(0, what.find('\n')) << std::endl;
+    print_error(what);
     transport->abort_all(what.substr(0, what.find('\n')));
     usleep(1000 * 1000);
     comm::MpiSession::abort_job(1);

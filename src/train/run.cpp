@@ -107,6 +107,7 @@ int run_training(const TrainConfig& config, comm::Transport* transport) {
       recorder = std::make_unique<Recorder>(ctx, host_names(transport));
     }
   });
+  announce_stop_signals();
   if (rank == 0 && !ctx.config.quiet) print_start(ctx);
   if (ctx.config.topology == Topology::local) return run_local(ctx, *recorder, resume);
   MESL_CHECK(transport != nullptr, ConfigError, "topology ", to_string(ctx.config.topology), " needs MPI");

@@ -9,14 +9,19 @@ namespace mesl::train {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_announce = 0;  // training has started: say so when a stop is requested
+
+void announce(int sig) {
+  const char* text = sig == SIGTERM ? "mesl: SIGTERM: stopping at the next step boundary (again to end now)\n"
+                                    : "mesl: SIGUSR1: stopping at the next step boundary (again to end now)\n";
+  const ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));  // async-signal-safe, unlike iostreams
+  (void)ignored;
+}
 
 extern "C" void on_stop_signal(int sig) {
   if (g_signal == 0) {
     g_signal = sig;
-    const char* text = sig == SIGTERM ? "mesl: SIGTERM: stopping at the next step boundary (again to end now)\n"
-                                      : "mesl: SIGUSR1: stopping at the next step boundary (again to end now)\n";
-    const ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
-    (void)ignored;
+    if (g_announce) announce(sig);
     return;
   }
   // A second signal is not polite any more: end now with the signal's default action.
@@ -33,6 +38,11 @@ void install_stop_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGUSR1, &action, nullptr);
+}
+
+void announce_stop_signals() {
+  g_announce = 1;
+  if (g_signal != 0) announce(g_signal);
 }
 
 void remove_stop_handlers() {
