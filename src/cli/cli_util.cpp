@@ -9,9 +9,9 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
-#include <vector>
 
 #include "mesl/error.h"
 

@@ -68,20 +68,14 @@ int train_command(int argc, char** argv) {
     print_error("rank " + std::to_string(rank) + " stops: " + e.what());
     usleep(300 * 1000);  // the rank that failed ends the job; leave it the time to
     comm::MpiSession::abort_job(1);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // mesl's errors and anything else (LibTorch's carry a backtrace: line 1 only)
     train::remove_stop_handlers();
-    const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
+    std::string what = "rank " + std::to_string(rank) + ": " + e.what();
+    what = what.substr(0, what.find('\n'));
     print_error(what);
     transport->abort_all(what);
     usleep(1000 * 1000);  // let the other ranks say why they stop
     comm::MpiSession::abort_job(dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
-  } catch (const std::exception& e) {
-    train::remove_stop_handlers();
-    const std::string what = "rank " + std::to_string(rank) + ": " + e.what();
-    print_error(what);
-    transport->abort_all(what.substr(0, what.find('\n')));
-    usleep(1000 * 1000);
-    comm::MpiSession::abort_job(1);
   }
 }
 
