@@ -23,8 +23,11 @@ endif()
 
 function(mesl_configure_target tgt)
   target_compile_options(${tgt} PRIVATE ${MESL_WARNINGS} ${MESL_SANITIZE_FLAGS})
-  # Every target sees LibTorch: the shared precompiled header includes it.
-  target_link_libraries(${tgt} PRIVATE torch)
+  # Every target sees LibTorch: the shared precompiled header includes it. libstdc++ is named before it: PyTorch's
+  # pip wheels export their own copies of libstdc++ symbols (std::filesystem among them) from libtorch.so, and the
+  # library that comes first serves them; libtorch's std::filesystem::remove_all jumped to address 0 (LibTorch
+  # 2.11, GCC 13).
+  target_link_libraries(${tgt} PRIVATE stdc++ torch)
   target_link_options(${tgt} PRIVATE ${MESL_SANITIZE_FLAGS})
   target_include_directories(${tgt} PUBLIC
     "${PROJECT_SOURCE_DIR}/include" "${PROJECT_BINARY_DIR}/generated")

@@ -94,6 +94,24 @@ class ThreadScope {
   int previous_;
 };
 
+// A device tensor's bytes on the host, through page-locked memory: a copy from the GPU into pageable memory is
+// staged by the driver and ran at a few GB/s (docs/performance.md, "Codecs on the GPU"). LibTorch caches pinned
+// blocks, so steady encodes reuse them.
+at::Tensor to_host(const at::Tensor& t) {
+  if (t.device().is_cpu()) return t;
+  at::Tensor host = at::empty(t.sizes(), t.options().device(at::kCPU).pinned_memory(true));
+  host.copy_(t);
+  return host;
+}
+
+// A payload's body as a byte tensor on `device`, copied straight from the payload: staging it through pinned memory
+// doubled identity's decode onto the GPU (the extra host copy of 67 MB costs more than the pinned transfer saves),
+// and the bytes cross in the wire dtype, converted on the device.
+at::Tensor bytes_to(const uint8_t* data, int64_t bytes, const at::Device& device) {
+  const at::Tensor view = at::from_blob(const_cast<uint8_t*>(data), {bytes}, at::TensorOptions().dtype(at::kByte));
+  return view.to(device, /*non_blocking=*/false, /*copy=*/true);
+}
+
 std::vector<uint8_t> allocate(size_t bytes) {
   try {
     return std::vector<uint8_t>(bytes);
@@ -159,7 +177,7 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
   ThreadScope threads(fast ? options_.threads() : 0);
 
   if (is_cast(m)) {
-    const at::Tensor wire = input.to(cast_type(m)).contiguous().cpu();
+    const at::Tensor wire = to_host(input.to(cast_type(m)).contiguous());
     // An empty tensor has no storage (data_ptr() is null), and memcpy from null is undefined even for 0 bytes.
     if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
   } else if (fast) {
@@ -169,7 +187,7 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
     else
       detail::fast_encode_sparse(job, x.data_ptr<float>(), body);
   } else {
-    const at::Tensor wire = detail::reference_encode(job, input.to(at::kFloat).contiguous()).cpu();
+    const at::Tensor wire = to_host(detail::reference_encode(job, input.to(at::kFloat).contiguous())).contiguous();
     MESL_CHECK(static_cast<size_t>(wire.numel()) == job.layout.body_bytes(), CodecError,
                "internal error: reference body has ", wire.numel(), " bytes, expected ", job.layout.body_bytes());
     if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
@@ -186,9 +204,9 @@ at::Tensor decode(const uint8_t* data, size_t size, const DecodeOptions& options
   const bool on_cpu = options.device().is_cpu();
 
   if (is_cast(h.method)) {
-    const at::Tensor wire =
-        at::from_blob(const_cast<uint8_t*>(body), {h.d}, at::TensorOptions().dtype(cast_type(h.method)));
-    return wire.to(options.device(), out_type, /*non_blocking=*/false, /*copy=*/true).reshape(h.shape);
+    const at::Tensor wire = bytes_to(body, static_cast<int64_t>(l.body_bytes()), options.device())
+                                .view(cast_type(h.method));
+    return wire.to(out_type).reshape(h.shape);
   }
   ThreadScope threads(options.threads());
   at::Tensor flat;
@@ -203,10 +221,7 @@ at::Tensor decode(const uint8_t* data, size_t size, const DecodeOptions& options
     else
       detail::fast_decode_sparse(h, l, body, flat.data_ptr<float>(), options.threads());
   } else {
-    const at::Tensor bytes = at::from_blob(const_cast<uint8_t*>(body), {static_cast<int64_t>(l.body_bytes())},
-                                           at::TensorOptions().dtype(at::kByte))
-                                 .to(options.device(), /*non_blocking=*/false, /*copy=*/true);
-    flat = detail::reference_decode(h, l, bytes);
+    flat = detail::reference_decode(h, l, bytes_to(body, static_cast<int64_t>(l.body_bytes()), options.device()));
   }
   return flat.to(out_type).reshape(h.shape);
 }

@@ -3,6 +3,7 @@
 // benchmarked against (issue: keep it reachable as --impl reference). The arithmetic is the fast path's, op for op.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "internal/kernels.h"
@@ -12,11 +13,26 @@
 namespace mesl::codec::detail {
 namespace {
 
-// Packs int64 codes of `bits` bits into the LSB-first stream of internal/bits.h, as `nbytes` bytes.
+// Divides by a scalar as a 0-dim tensor on x's device. CUDA divides a tensor by a plain (CPU) scalar as a
+// multiplication by its reciprocal, which rounds differently from x / s; a device tensor gets a true division,
+// the arithmetic of the CPU and of the fast kernels.
+at::Tensor divide(const at::Tensor& x, double s) { return at::div(x, at::scalar_tensor(s, x.options())); }
+
+// Packs int64 codes of `bits` bits into the LSB-first stream of internal/bits.h, as `nbytes` bytes. Up to 7 bits,
+// eight codes fill exactly `bits` bytes: they are summed into one 64-bit word, code j at bit j * bits, whose first
+// `bits` little-endian bytes are the stream's (two passes over the codes instead of one int64 per bit).
 at::Tensor pack_codes(const at::Tensor& codes, int bits, int64_t nbytes) {
   const auto opts = codes.options().dtype(at::kLong);
   if (nbytes == 0) return at::empty({0}, opts.dtype(at::kByte));
-  const at::Tensor shifts = at::arange(bits, opts);
+  if (bits == 8) return codes.to(at::kByte);
+  if (bits < 8) {
+    const int64_t groups = (codes.numel() + 7) / 8;
+    const at::Tensor padded = at::constant_pad_nd(codes.reshape({-1}), {0, groups * 8 - codes.numel()});
+    const at::Tensor words = at::bitwise_left_shift(padded.view({groups, 8}), at::arange(8, opts) * bits).sum(1);
+    // (contiguous: with bits = 1 the narrowed column is a strided view, and callers copy the bytes out raw)
+    return words.view(at::kByte).view({groups, 8}).narrow(1, 0, bits).reshape({-1}).narrow(0, 0, nbytes).contiguous();
+  }
+  const at::Tensor shifts = at::arange(bits, opts);  // wider codes (qu up to 16 bits): one int64 per stream bit
   at::Tensor stream = at::bitwise_and(at::bitwise_right_shift(codes.reshape({-1, 1}), shifts), 1).reshape({-1});
   stream = at::constant_pad_nd(stream, {0, nbytes * 8 - stream.numel()});
   const at::Tensor weights = at::bitwise_left_shift(at::ones({8}, opts), at::arange(8, opts));
@@ -26,6 +42,17 @@ at::Tensor pack_codes(const at::Tensor& codes, int bits, int64_t nbytes) {
 at::Tensor unpack_codes(const at::Tensor& bytes, int bits, int64_t d) {
   const auto opts = bytes.options().dtype(at::kLong);
   if (d == 0) return at::empty({0}, opts);
+  if (bits == 8) return bytes.narrow(0, 0, d).to(at::kLong);
+  if (bits < 8) {  // the inverse of pack_codes: `bits` bytes per 64-bit word of eight codes
+    const int64_t groups = (d + 7) / 8;
+    const at::Tensor padded = at::constant_pad_nd(bytes.narrow(0, 0, std::min(bytes.numel(), groups * bits)),
+                                                  {0, groups * bits - std::min(bytes.numel(), groups * bits)});
+    const at::Tensor words =
+        at::constant_pad_nd(padded.view({groups, bits}), {0, 8 - bits}).contiguous().view(at::kLong);
+    const at::Tensor codes = at::bitwise_and(at::bitwise_right_shift(words, at::arange(8, opts) * bits),
+                                             (int64_t{1} << bits) - 1);
+    return codes.reshape({-1}).narrow(0, 0, d);
+  }
   const at::Tensor stream =
       at::bitwise_and(at::bitwise_right_shift(bytes.to(at::kLong).reshape({-1, 1}), at::arange(8, opts)), 1)
           .reshape({-1})
@@ -88,7 +115,7 @@ at::Tensor encode_qu(EncodeJob& job, const at::Tensor& x) {
   const float range = mx - mn;
   const int64_t levels = (int64_t{1} << h.bits) - 1;
   at::Tensor codes = range > 0.0f
-                         ? at::round(((x - mn) * static_cast<double>(levels)) / static_cast<double>(range))
+                         ? at::round(divide((x - mn) * static_cast<double>(levels), static_cast<double>(range)))
                                .clamp(0, static_cast<double>(levels))
                                .to(at::kLong)
                          : at::zeros({h.d}, x.options().dtype(at::kLong));
@@ -189,7 +216,7 @@ at::Tensor reference_decode(const Header& h, const Layout& l, const at::Tensor& 
   }
   const at::Tensor t = (ms && h.k > 0) ? values.view({rows, h.k}).abs().amin(1, true) : at::zeros({rows, 1}, fopts);
   const int64_t mag_mask = is_signed ? levels : reserved;
-  at::Tensor out = (at::bitwise_and(codes, mag_mask).to(at::kFloat) * t) / static_cast<double>(levels);
+  at::Tensor out = divide(at::bitwise_and(codes, mag_mask).to(at::kFloat) * t, static_cast<double>(levels));
   if (is_signed) out = at::where(at::bitwise_and(codes, int64_t{1} << (bits - 1)) != 0, -out, out);
   return out.masked_scatter(kept, values).reshape({-1});
 }

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <utility>
 
+#include "mesl/util/torch_compat.h"
+
 namespace mesl::models {
 
 namespace {
@@ -24,7 +26,7 @@ ConvBnReluImpl::ConvBnReluImpl(torch::nn::Conv2d conv_, torch::nn::BatchNorm2d b
   const auto& conv_options = conv_->options;
   options.stride(conv_options.stride()->at(0)).bias(conv_options.bias());
   // Only the integer padding of the blocks built here can be read back; anything else would not clone faithfully.
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&conv_options.padding());
+  const auto* padding = compat::get_if<torch::ExpandingArray<2>>(&conv_options.padding());
   TORCH_CHECK(padding != nullptr, "ConvBnRelu adopts convolutions with explicit integer padding only");
   options.padding((*padding)->at(0));
   TORCH_CHECK(bn_->options.num_features() == options.out_channels(), "ConvBnRelu needs a BatchNorm2d over the ",

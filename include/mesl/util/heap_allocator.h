@@ -22,11 +22,18 @@ class HeapCpuAllocator final : public c10::Allocator {
  public:
   static constexpr size_t kAlignment = 64;  // LibTorch's (c10::gAlignment): wide enough for AVX-512 loads
 
-  c10::DataPtr allocate(size_t bytes) const override {
+  // c10::Allocator changed between LibTorch 1.13 and 2.x: allocate() lost its const, and copy_data() became pure
+  // virtual. Both forms are defined here without `override`: whichever the base class declares is overridden, the
+  // other is an ordinary member, so the class builds against either version.
+  c10::DataPtr allocate(size_t bytes) const {
     void* data = allocate_raw(bytes);
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+  c10::DataPtr allocate(size_t bytes) { return static_cast<const HeapCpuAllocator&>(*this).allocate(bytes); }
+  void copy_data(void* dest, const void* src, size_t count) const {
+    if (count > 0) std::memcpy(dest, src, count);
+  }
+  c10::DeleterFnPtr raw_deleter() const { return &release; }
 
  private:
   static void* allocate_raw(size_t bytes) {
