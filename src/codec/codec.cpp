@@ -95,7 +95,7 @@ class ThreadScope {
 };
 
 // A device tensor's bytes on the host, through page-locked memory: a copy from the GPU into pageable memory is
-// staged by the driver and ran at a few GB/s (docs/performance.md, "Codecs on the GPU"). LibTorch caches pinned
+// staged by the driver and ran at a few GB/s (docs/performance.md, "GPU"). LibTorch caches pinned
 // blocks, so steady encodes reuse them.
 at::Tensor to_host(const at::Tensor& t) {
   if (t.device().is_cpu()) return t;

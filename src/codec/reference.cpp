@@ -24,7 +24,7 @@ at::Tensor divide(const at::Tensor& x, double s) { return at::div(x, at::scalar_
 at::Tensor pack_codes(const at::Tensor& codes, int bits, int64_t nbytes) {
   const auto opts = codes.options().dtype(at::kLong);
   if (nbytes == 0) return at::empty({0}, opts.dtype(at::kByte));
-  if (bits == 8) return codes.to(at::kByte);
+  if (bits == 8) return codes.reshape({-1}).to(at::kByte);
   if (bits < 8) {
     const int64_t groups = (codes.numel() + 7) / 8;
     const at::Tensor padded = at::constant_pad_nd(codes.reshape({-1}), {0, groups * 8 - codes.numel()});
@@ -45,8 +45,8 @@ at::Tensor unpack_codes(const at::Tensor& bytes, int bits, int64_t d) {
   if (bits == 8) return bytes.narrow(0, 0, d).to(at::kLong);
   if (bits < 8) {  // the inverse of pack_codes: `bits` bytes per 64-bit word of eight codes
     const int64_t groups = (d + 7) / 8;
-    const at::Tensor padded = at::constant_pad_nd(bytes.narrow(0, 0, std::min(bytes.numel(), groups * bits)),
-                                                  {0, groups * bits - std::min(bytes.numel(), groups * bits)});
+    const int64_t present = std::min(bytes.numel(), groups * bits);  // the last word may lack its high bytes
+    const at::Tensor padded = at::constant_pad_nd(bytes.narrow(0, 0, present), {0, groups * bits - present});
     const at::Tensor words =
         at::constant_pad_nd(padded.view({groups, bits}), {0, 8 - bits}).contiguous().view(at::kLong);
     const at::Tensor codes = at::bitwise_and(at::bitwise_right_shift(words, at::arange(8, opts) * bits),
