@@ -18,6 +18,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 
 if [[ $stages == *" build "* ]]; then
+  # With nvcc found (MESL_CUDA_KERNELS=AUTO), ms gets its CUDA kernels; without it, the LibTorch-ops path only.
+  [[ -x /usr/local/cuda/bin/nvcc ]] && export PATH="/usr/local/cuda/bin:$PATH"
   prefix="${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
   cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" >"$out/configure.log"
   grep "mesl: LibTorch" "$out/configure.log"

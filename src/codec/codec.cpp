@@ -7,6 +7,7 @@
 #include <new>
 
 #include "internal/kernels.h"
+#include "mesl/codec/build_config.h"
 #include "mesl/error.h"
 
 namespace mesl::codec {
@@ -24,6 +25,12 @@ void refuse_negative() {
 }
 
 void refuse_body(const std::string& why) { throw PayloadError("payload refused: " + why); }
+void refuse_kept_nonfinite() { refuse_body("a kept value is NaN or Inf"); }
+void refuse_kept_negative() { refuse_body("a kept value is negative in an unsigned ms payload"); }
+void refuse_invalid_code() { refuse_body("a mask code is invalid (magnitude L without the sign bit)"); }
+void refuse_marked(int64_t marked, int64_t kept) {
+  refuse_body(::mesl::detail::concat("the mask marks ", marked, " kept positions but the header says ", kept));
+}
 
 bool decide_sign(const EncodeJob& job, bool negative, bool nonfinite) {
   if (nonfinite) refuse_nonfinite(job.header.method);
@@ -112,6 +119,22 @@ at::Tensor bytes_to(const uint8_t* data, int64_t bytes, const at::Device& device
   return view.to(device, /*non_blocking=*/false, /*copy=*/true);
 }
 
+// The body a device implementation writes for x, on x's device: the CUDA kernels where the build has them and they
+// take the work (fast implementation, ms with batch scope), else the LibTorch-ops path.
+at::Tensor encode_on_device(detail::EncodeJob& job, Impl impl, const at::Tensor& x) {
+#if MESL_CODEC_CUDA_KERNELS
+  if (impl == Impl::fast && detail::cuda_kernels_take(job.header, x.device())) return detail::cuda_encode(job, x);
+#endif
+  return detail::reference_encode(job, x);
+}
+
+at::Tensor decode_on_device(const Header& h, const Layout& l, Impl impl, const at::Tensor& body) {
+#if MESL_CODEC_CUDA_KERNELS
+  if (impl == Impl::fast && detail::cuda_kernels_take(h, body.device())) return detail::cuda_decode(h, l, body);
+#endif
+  return detail::reference_decode(h, l, body);
+}
+
 std::vector<uint8_t> allocate(size_t bytes) {
   try {
     return std::vector<uint8_t>(bytes);
@@ -187,7 +210,8 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
     else
       detail::fast_encode_sparse(job, x.data_ptr<float>(), body);
   } else {
-    const at::Tensor wire = to_host(detail::reference_encode(job, input.to(at::kFloat).contiguous())).contiguous();
+    const at::Tensor on_device = encode_on_device(job, options_.impl(), input.to(at::kFloat).contiguous());
+    const at::Tensor wire = to_host(on_device).contiguous();
     MESL_CHECK(static_cast<size_t>(wire.numel()) == job.layout.body_bytes(), CodecError,
                "internal error: reference body has ", wire.numel(), " bytes, expected ", job.layout.body_bytes());
     if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
@@ -221,7 +245,8 @@ at::Tensor decode(const uint8_t* data, size_t size, const DecodeOptions& options
     else
       detail::fast_decode_sparse(h, l, body, flat.data_ptr<float>(), options.threads());
   } else {
-    flat = detail::reference_decode(h, l, bytes_to(body, static_cast<int64_t>(l.body_bytes()), options.device()));
+    flat = decode_on_device(h, l, options.impl(),
+                            bytes_to(body, static_cast<int64_t>(l.body_bytes()), options.device()));
   }
   return flat.to(out_type).reshape(h.shape);
 }

@@ -401,8 +401,8 @@ void check_kept(const Header& h, const uint8_t* values, int64_t count) {
   const bool nonneg = h.method == Method::ms && !h.is_signed;
   for (int64_t i = 0; i < count; ++i) {
     const float v = load_f32(values + 4 * i);
-    if (!std::isfinite(v)) refuse_body("a kept value is NaN or Inf");
-    if (nonneg && v < 0.0f) refuse_body("a kept value is negative in an unsigned ms payload");
+    if (!std::isfinite(v)) refuse_kept_nonfinite();
+    if (nonneg && v < 0.0f) refuse_kept_negative();
   }
 }
 
@@ -421,7 +421,7 @@ int64_t count_reserved(CodeReader<B>& r, int64_t n, const Mask& m) {
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t c = r.get();
     count += c == reserved;
-    if (c == invalid) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+    if (c == invalid) refuse_invalid_code();
   }
   return count;
 }
@@ -464,7 +464,7 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
     count += __builtin_popcountll(ones_at<B>(w, B));
     if (m.is_signed) invalid |= ones_at<B>(w, B - 1) & ~(w >> (B - 1));
   });
-  if (invalid != 0) refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+  if (invalid != 0) refuse_invalid_code();
   done += (n - done) / 8 * 8;
   CodeReader<B> tail(codes + done / 8 * B, n - done);
   return count + count_reserved<B>(tail, n - done, m);
@@ -521,7 +521,7 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           before += reserved[c];
         }
         if (before != l.kept)
-          refuse_body(::mesl::detail::concat("the mask marks ", before, " kept positions but the header says ", l.kept));
+          refuse_marked(before, l.kept);
         for_each_chunk(nc, [&](int64_t c) {
           const uint8_t* at = codes + chunks[c].begin * B / 8;
           const int64_t len = chunks[c].end - chunks[c].begin;

@@ -172,9 +172,9 @@ at::Tensor reference_decode(const Header& h, const Layout& l, const at::Tensor& 
   const at::Tensor values = bytes_as(body.narrow(0, static_cast<int64_t>(l.codes_bytes + l.index_bytes),
                                                  static_cast<int64_t>(l.values_bytes)),
                                      at::kFloat);
-  if (!at::isfinite(values).all().item<bool>()) refuse_body("a kept value is NaN or Inf");
+  if (!at::isfinite(values).all().item<bool>()) refuse_kept_nonfinite();
   if (h.method == Method::ms && !h.is_signed && (values < 0).any().item<bool>())
-    refuse_body("a kept value is negative in an unsigned ms payload");
+    refuse_kept_negative();
 
   if (h.kv_positions) {
     const at::Tensor idx =
@@ -199,7 +199,7 @@ at::Tensor reference_decode(const Header& h, const Layout& l, const at::Tensor& 
   const int64_t reserved = (int64_t{1} << bits) - 1;
   const int64_t levels = is_signed ? (int64_t{1} << (bits - 1)) - 1 : reserved;
   if (is_signed && (codes == levels).any().item<bool>())
-    refuse_body("a mask code is invalid (magnitude L without the sign bit)");
+    refuse_invalid_code();
   const at::Tensor kept = codes == reserved;
   if (h.sample_scope) {
     const at::Tensor per_row = kept.sum(1);
@@ -212,7 +212,7 @@ at::Tensor reference_decode(const Header& h, const Layout& l, const at::Tensor& 
   } else {
     const int64_t marked = kept.sum().item<int64_t>();
     if (marked != l.kept)
-      refuse_body(::mesl::detail::concat("the mask marks ", marked, " kept positions but the header says ", l.kept));
+      refuse_marked(marked, l.kept);
   }
   const at::Tensor t = (ms && h.k > 0) ? values.view({rows, h.k}).abs().amin(1, true) : at::zeros({rows, 1}, fopts);
   const int64_t mag_mask = is_signed ? levels : reserved;

@@ -222,8 +222,9 @@ Bracket choose_bracket(const float* x, int64_t d, int64_t k) {
   // Take the lower order statistic first: nth_element leaves the larger keys in front for the second call.
   if (bottom < m) b.lo = rank(bottom);
   if (top >= 0) {
-    std::nth_element(sample.begin(), sample.begin() + top, sample.begin() + std::max(bottom, top + 1),
-                     std::greater<uint32_t>());
+    // (k near d puts `bottom` past the sample: then the range is the whole sample)
+    const int64_t end = std::min(std::max(bottom, top + 1), m);
+    std::nth_element(sample.begin(), sample.begin() + top, sample.begin() + end, std::greater<uint32_t>());
     b.hi = static_cast<int32_t>(sample[static_cast<size_t>(top)]);
   }
   const int64_t ranks = std::min(bottom, m) - std::max<int64_t>(top, 0) + 1;

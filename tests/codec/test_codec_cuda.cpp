@@ -38,21 +38,28 @@ std::vector<CodecOptions> settings_for(bool signed_input) {
   return all;
 }
 
-void check_same_as_cpu(const at::Tensor& x, const CodecOptions& o, bool training) {
+// x_gpu encodes on the GPU (with `impl` there: the CUDA kernels or LibTorch ops for fast, LibTorch ops for
+// reference) to the bytes the CPU's fast kernels give, and decodes on the GPU to the CPU's decode.
+void check_gpu_tensor(const at::Tensor& x_gpu, const CodecOptions& o, bool training, Impl impl = Impl::fast) {
   CAPTURE(to_spec(o));
   CAPTURE(training);
-  CAPTURE(x.sizes());
-  Codec on_cpu(o), on_gpu(o);
+  CAPTURE(x_gpu.sizes());
+  CAPTURE(to_string(impl));
+  Codec on_cpu(o), on_gpu(CodecOptions(o).impl(impl));
   on_cpu.train(training);
   on_gpu.train(training);
-  const auto expected = on_cpu.encode(x);
-  const auto payload = on_gpu.encode(x.to(kGpu));
+  const auto expected = on_cpu.encode(x_gpu.cpu());
+  const auto payload = on_gpu.encode(x_gpu);
   REQUIRE(payload == expected);
   const at::Tensor cpu_hat = decode(expected);
-  const at::Tensor gpu_hat = decode(payload, DecodeOptions().device(kGpu));
+  const at::Tensor gpu_hat = decode(payload, DecodeOptions().device(kGpu).impl(impl));
   CHECK(gpu_hat.device() == kGpu);
   CHECK((gpu_hat.scalar_type() == cpu_hat.scalar_type()));  // (2.x: ScalarType has no doctest-printable form)
   CHECK(at::equal(gpu_hat.cpu(), cpu_hat));
+}
+
+void check_same_as_cpu(const at::Tensor& x, const CodecOptions& o, bool training) {
+  check_gpu_tensor(x.to(kGpu), o, training);
 }
 
 TEST_CASE("a GPU tensor encodes to the CPU's bytes and decodes on the GPU to the CPU's tensor") {
@@ -80,6 +87,35 @@ TEST_CASE("GPU and CPU agree on a cut-layer tensor, on inputs full of ties, and 
       check_same_as_cpu(relu.to(t), o, false);
 }
 
+TEST_CASE("ms on the GPU, kernels and LibTorch ops: every k from none to all, tile edges, ties, a misaligned view") {
+  // The CUDA kernels work in threads of 16 elements and tiles of 4096, and select on 11 + 10 + 10 key bits.
+  uint64_t seed = 700;
+  for (int64_t d : {15, 16, 17, 4095, 4096, 4097, 100003}) {
+    const at::Tensor relu = make_input({d}, "relu", seed++).to(kGpu);
+    const at::Tensor normal = make_input({d}, "normal", seed++).to(kGpu);
+    for (int64_t k : {int64_t{0}, int64_t{1}, d / 3, d - 1, d}) {
+      for (int b = 1; b <= 8; ++b) {
+        const auto o = CodecOptions(Method::ms).k(k).bits(b);
+        for (Impl impl : {Impl::fast, Impl::reference}) {
+          check_gpu_tensor(relu, o, true, impl);
+          if (b >= 2) check_gpu_tensor(normal, CodecOptions(o).sign(Sign::signed_values), true, impl);
+        }
+      }
+    }
+  }
+  // Ties everywhere: a few distinct magnitudes, so the threshold's ties span many tiles and are kept lowest index
+  // first; floor rounding; automatic sign.
+  const at::Tensor tied = ((make_input({300000}, "normal", seed++) * 2.0).round() / 2.0).to(kGpu);
+  for (double keep : {0.01, 0.2, 0.6})
+    for (Rounding r : {Rounding::round, Rounding::floor})
+      check_gpu_tensor(tied, CodecOptions(Method::ms).keep(keep).bits(3).rounding(r).sign(Sign::automatic), true);
+  // A view that starts 4 bytes into its storage: the kernels' vector loads must not assume alignment.
+  const at::Tensor base = make_input({2 * 4096 + 35}, "relu", seed++).to(kGpu);
+  check_gpu_tensor(base.narrow(0, 1, 2 * 4096 + 33), CodecOptions(Method::ms).keep(0.05).bits(2), true);
+  // Every element the same: all keys tie.
+  check_gpu_tensor(at::full({5000}, 0.75f, at::TensorOptions().device(kGpu)), CodecOptions(Method::ms).k(777), true);
+}
+
 TEST_CASE("the GPU refuses what the CPU refuses: NaN, negative input for nonneg ms, malformed payloads") {
   at::Tensor x = make_input({4, 100}, "relu", 40);
   x[1][3] = NAN;
@@ -99,6 +135,10 @@ TEST_CASE("the GPU refuses what the CPU refuses: NaN, negative input for nonneg 
   const float nan = NAN;
   std::memcpy(bad_value.data() + bad_value.size() - sizeof(float), &nan, sizeof(float));
   CHECK_THROWS_AS(decode(bad_value, DecodeOptions().device(kGpu)), PayloadError);
+  auto negative_value = payload;  // a kept value below zero in an unsigned mask
+  const float minus = -1.0f;
+  std::memcpy(negative_value.data() + negative_value.size() - sizeof(float), &minus, sizeof(float));
+  CHECK_THROWS_AS(decode(negative_value, DecodeOptions().device(kGpu)), PayloadError);
   auto truncated = payload;
   truncated.pop_back();
   CHECK_THROWS_AS(decode(truncated, DecodeOptions().device(kGpu)), PayloadError);

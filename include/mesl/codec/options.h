@@ -13,7 +13,8 @@
 //   alpha      rt: probability mass given to positions outside the top-k set (default 0.1)
 //   seed       rt: the random stream; the same seed gives the same draws
 //   threads    fast implementation: parallel chunks (0 = LibTorch's current thread count)
-//   impl       fast (CPU kernels; a CUDA tensor uses the LibTorch-ops path on its device) or reference
+//   impl       fast (CPU kernels; on a CUDA device, ms with batch scope runs CUDA kernels where the build has them
+//              and everything else the LibTorch-ops path) or reference (the LibTorch-ops path on any device)
 #include <torch/arg.h>
 
 #include <cstdint>

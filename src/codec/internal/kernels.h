@@ -40,6 +40,12 @@ void fast_decode_qu(const Header& header, const Layout& layout, const uint8_t* b
 at::Tensor reference_encode(EncodeJob& job, const at::Tensor& x);  // uint8 [body_bytes]
 at::Tensor reference_decode(const Header& header, const Layout& layout, const at::Tensor& body);  // float32 [d]
 
+// The CUDA kernels (cuda_codec.cpp, cuda/ms_kernels.cu), in builds that have them (mesl/codec/build_config.h):
+// ms with batch scope on a CUDA device. Same contracts as the reference functions; the results stay on the device.
+bool cuda_kernels_take(const Header& header, const at::Device& device);
+at::Tensor cuda_encode(EncodeJob& job, const at::Tensor& x);
+at::Tensor cuda_decode(const Header& header, const Layout& layout, const at::Tensor& body);
+
 // Checks a scan of the input against the settings (NaN/Inf refused; a negative value refused by ms with
 // sign=nonneg) and returns whether an ms mask carries a sign bit.
 bool decide_sign(const EncodeJob& job, bool negative, bool nonfinite);
@@ -50,6 +56,11 @@ void check_qu_range(float mn, float mx);
 [[noreturn]] void refuse_nonfinite(Method method);
 [[noreturn]] void refuse_negative();
 [[noreturn]] void refuse_body(const std::string& why);
+// The ms and sp/rt body checks every decoder makes (refuse_body with a fixed reason).
+[[noreturn]] void refuse_kept_nonfinite();
+[[noreturn]] void refuse_kept_negative();
+[[noreturn]] void refuse_invalid_code();
+[[noreturn]] void refuse_marked(int64_t marked, int64_t kept);
 
 // Unaligned little-endian float32 / uint32 access (sections after a bit stream need not be 4-byte aligned).
 inline void store_f32(uint8_t* p, float v) { std::memcpy(p, &v, 4); }
