@@ -213,7 +213,7 @@ std::vector<uint8_t> Codec::encode(const at::Tensor& input) {
     const at::Tensor on_device = encode_on_device(job, options_.impl(), input.to(at::kFloat).contiguous());
     const at::Tensor wire = to_host(on_device).contiguous();
     MESL_CHECK(static_cast<size_t>(wire.numel()) == job.layout.body_bytes(), CodecError,
-               "internal error: reference body has ", wire.numel(), " bytes, expected ", job.layout.body_bytes());
+               "internal error: the device body has ", wire.numel(), " bytes, expected ", job.layout.body_bytes());
     if (job.layout.body_bytes() > 0) std::memcpy(body, wire.data_ptr(), job.layout.body_bytes());
   }
   write_header(job.header, payload.data());

@@ -19,8 +19,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
+#include "internal/bits.h"
 #include "ms_kernels.h"
 
 namespace mesl::codec::detail::gpu {
@@ -68,20 +68,28 @@ struct Scratch {
 int64_t tiles_of(int64_t d) { return (d + kTile - 1) / kTile; }
 size_t aligned(size_t n) { return (n + 255) / 256 * 256; }
 
-Scratch carve(void* p, int64_t d) {
+// Offsets of the parts within the allocation (256-byte aligned); `bytes` is the whole size.
+struct ScratchLayout {
+  size_t hist, count_a, count_b, before, bytes;
+};
+
+ScratchLayout scratch_layout(int64_t d) {
   const auto t = static_cast<size_t>(tiles_of(d));
+  ScratchLayout l;
+  l.hist = aligned(sizeof(State));
+  l.count_a = l.hist + aligned(kMaxBins * sizeof(uint32_t));
+  l.count_b = l.count_a + aligned(t * sizeof(uint32_t));
+  l.before = l.count_b + aligned(t * sizeof(uint32_t));
+  l.bytes = l.before + aligned(t * sizeof(unsigned long long));
+  return l;
+}
+
+Scratch carve(void* p, int64_t d) {
+  const ScratchLayout l = scratch_layout(d);
   auto* base = static_cast<unsigned char*>(p);
-  Scratch s;
-  s.state = reinterpret_cast<State*>(base);
-  base += aligned(sizeof(State));
-  s.hist = reinterpret_cast<uint32_t*>(base);
-  base += aligned(kMaxBins * sizeof(uint32_t));
-  s.count_a = reinterpret_cast<uint32_t*>(base);
-  base += aligned(t * sizeof(uint32_t));
-  s.count_b = reinterpret_cast<uint32_t*>(base);
-  base += aligned(t * sizeof(uint32_t));
-  s.before = reinterpret_cast<unsigned long long*>(base);
-  return s;
+  return Scratch{reinterpret_cast<State*>(base), reinterpret_cast<uint32_t*>(base + l.hist),
+                 reinterpret_cast<uint32_t*>(base + l.count_a), reinterpret_cast<uint32_t*>(base + l.count_b),
+                 reinterpret_cast<unsigned long long*>(base + l.before)};
 }
 
 void check(cudaError_t e, const char* what) {
@@ -110,21 +118,6 @@ unsigned grid_for(int64_t n, int device) {
   const int64_t wanted = (n + kThreads * 8 - 1) / (kThreads * 8);
   const int64_t cap = static_cast<int64_t>(sms) * 8;
   return static_cast<unsigned>(wanted < 1 ? 1 : (wanted < cap ? wanted : cap));
-}
-
-template <typename F>
-void dispatch_bits(int bits, F&& f) {
-  switch (bits) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: f(std::integral_constant<int, 2>{}); break;
-    case 3: f(std::integral_constant<int, 3>{}); break;
-    case 4: f(std::integral_constant<int, 4>{}); break;
-    case 5: f(std::integral_constant<int, 5>{}); break;
-    case 6: f(std::integral_constant<int, 6>{}); break;
-    case 7: f(std::integral_constant<int, 7>{}); break;
-    case 8: f(std::integral_constant<int, 8>{}); break;
-    default: throw std::runtime_error("ms mask width out of range");
-  }
 }
 
 // ---- device helpers ----------------------------------------------------------------------------------------------
@@ -490,11 +483,7 @@ void histogram(const MsEncodeArgs& a, const Scratch& s, int pass) {
 
 }  // namespace
 
-size_t ms_scratch_bytes(int64_t d) {
-  const auto t = static_cast<size_t>(tiles_of(d));
-  return aligned(sizeof(State)) + aligned(kMaxBins * sizeof(uint32_t)) + 2 * aligned(t * sizeof(uint32_t)) +
-         aligned(t * sizeof(unsigned long long));
-}
+size_t ms_scratch_bytes(int64_t d) { return scratch_layout(d).bytes; }
 
 ScanFlags ms_scan(const MsEncodeArgs& a) {
   DeviceScope scope(a.device);
@@ -531,10 +520,12 @@ void ms_encode(const MsEncodeArgs& a) {
   scan_tiles_kernel<<<1, kScanThreads>>>(s.count_a, s.count_b, tiles, s.before, s.state);
   check_launch("scan_tiles_kernel");
   dispatch_bits(a.bits, [&](auto bits) {
-    constexpr int B = decltype(bits)::value;
-    encode_kernel<B><<<tiles, kThreads>>>(a.x, a.d, s.state, s.before, a.is_signed, a.floor_rounding, a.body,
-                                          a.codes_bytes, a.body + a.codes_bytes);
-    check_launch("encode_kernel");
+    constexpr int B = decltype(bits)::value;  // ms masks are 1..8 bits (options.cpp refuses others)
+    if constexpr (B <= 8) {
+      encode_kernel<B><<<tiles, kThreads>>>(a.x, a.d, s.state, s.before, a.is_signed, a.floor_rounding, a.body,
+                                            a.codes_bytes, a.body + a.codes_bytes);
+      check_launch("encode_kernel");
+    }
   });
 }
 
@@ -552,9 +543,11 @@ MsBodyCheck ms_check(const MsDecodeArgs& a) {
   }
   const auto tiles = static_cast<unsigned>(tiles_of(a.d));
   dispatch_bits(a.bits, [&](auto bits) {
-    constexpr int B = decltype(bits)::value;
-    count_reserved_kernel<B><<<tiles, kThreads>>>(a.body, a.d, a.codes_bytes, a.is_signed, s.count_a, s.state);
-    check_launch("count_reserved_kernel");
+    constexpr int B = decltype(bits)::value;  // ms masks are 1..8 bits (options.cpp refuses others)
+    if constexpr (B <= 8) {
+      count_reserved_kernel<B><<<tiles, kThreads>>>(a.body, a.d, a.codes_bytes, a.is_signed, s.count_a, s.state);
+      check_launch("count_reserved_kernel");
+    }
   });
   scan_tiles_kernel<<<1, kScanThreads>>>(s.count_a, nullptr, tiles, s.before, s.state);
   check_launch("scan_tiles_kernel");
@@ -574,10 +567,12 @@ void ms_decode(const MsDecodeArgs& a) {
   const Scratch s = carve(a.scratch, a.d);
   const auto tiles = static_cast<unsigned>(tiles_of(a.d));
   dispatch_bits(a.bits, [&](auto bits) {
-    constexpr int B = decltype(bits)::value;
-    decode_kernel<B><<<tiles, kThreads>>>(a.body, a.d, a.codes_bytes, a.is_signed, s.state, s.before,
-                                          a.body + a.codes_bytes, a.out);
-    check_launch("decode_kernel");
+    constexpr int B = decltype(bits)::value;  // ms masks are 1..8 bits (options.cpp refuses others)
+    if constexpr (B <= 8) {
+      decode_kernel<B><<<tiles, kThreads>>>(a.body, a.d, a.codes_bytes, a.is_signed, s.state, s.before,
+                                            a.body + a.codes_bytes, a.out);
+      check_launch("decode_kernel");
+    }
   });
 }
 
