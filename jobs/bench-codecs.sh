@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The codec benchmark tables of docs/performance.md: `mesl codec bench` (fast and reference implementations and a
 # plain copy of the same seeded tensor, medians over repeats) for every method at the 2.32 bits-per-element budget
-# on the 256x64x32x32 ReLU tensor with 1 and 2 threads, then MS on every cut shape of system.md (batch 256).
+# on the 256x64x32x32 ReLU tensor with 1 and 2 threads (and at 2 threads with the SSE2 kernels), then MS on every
+# cut shape of system.md (batch 256).
 #
 #   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 REF_REPEAT=3 (the reference's repeats)
 #
@@ -35,6 +36,11 @@ for threads in 1 2; do
     bench "main" ${entry#*|} --shape 256,64,32,32 --dist relu --threads "$threads"
   done
 done
+# The same at 2 threads with the SSE2 kernels (x86-64: the default is AVX2 where the CPU has it), for comparison.
+for entry in "${methods[@]}"; do
+  # shellcheck disable=SC2086
+  bench "sse2" ${entry#*|} --shape 256,64,32,32 --dist relu --threads 2 --isa sse2 --no-reference
+done
 # The cut shapes of system.md at batch 256: VGG19, ResNet18, ResNet34 (shallow, medium, deep).
 for shape in 64,16,16 256,4,4 512,2,2 64,32,32 128,16,16 256,8,8 64,56,56 128,28,28 256,14,14; do
   bench "cuts" --method ms --keep 0.01 --bits 2 --shape "256,$shape" --dist relu --threads 2
@@ -45,12 +51,12 @@ import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 def spec(r):
     return r["spec"].replace(",rounding=round,sign=nonneg,scope=batch", "").replace(",scope=batch", "")
-print("| method | shape | threads | encode ms | decode ms | copy ms | enc/copy | dec/copy | ref encode ms | "
+print("| method | shape | threads | isa | encode ms | decode ms | copy ms | enc/copy | dec/copy | ref encode ms | "
       "ref decode ms | enc speedup | dec speedup | peak B/elem | bpe | identical |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     ref = r.get("reference", {})
-    print(f"| {spec(r)} | {'x'.join(map(str, r['shape']))} | {r['threads']} | {r['encode_ms']:.1f} | "
+    print(f"| {spec(r)} | {'x'.join(map(str, r['shape']))} | {r['threads']} | {r.get('isa', '')} | {r['encode_ms']:.1f} | "
           f"{r['decode_ms']:.1f} | {r['copy_ms']:.1f} | {r['encode_vs_copy']:.2f} | {r['decode_vs_copy']:.2f} | "
           f"{ref.get('encode_ms', float('nan')):.0f} | {ref.get('decode_ms', float('nan')):.0f} | "
           f"{r.get('encode_speedup', float('nan')):.1f} | {r.get('decode_speedup', float('nan')):.1f} | "

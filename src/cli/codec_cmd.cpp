@@ -196,6 +196,8 @@ int bench(int argc, char** argv) {
        cxxopts::value<int>()->default_value("3"))
       ("no-reference", "Skip the reference implementation")
       ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
+      ("isa", "Instruction set of the CPU kernels: avx2 | sse2 (default: the best the CPU has, or MESL_CODEC_ISA)",
+       cxxopts::value<std::string>())
       ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"));
   auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
@@ -210,6 +212,7 @@ int bench(int argc, char** argv) {
   MESL_CHECK(device.is_cpu() || torch::cuda::is_available(), ConfigError,
              "--device ", device.str(), " needs a CUDA build of LibTorch and a GPU; use --device cpu");
   if (fast_opts.threads() > 0) at::set_num_threads(fast_opts.threads());
+  if (args->count("isa")) codec::set_kernel_isa((*args)["isa"].as<std::string>());
 
   at::Generator gen = at::detail::createCPUGenerator((*args)["data-seed"].as<uint64_t>());
   at::Tensor x = at::empty(shape, at::kFloat);
@@ -243,6 +246,7 @@ int bench(int argc, char** argv) {
   out.add("dist", dist)
       .add("device", device.str())
       .add("threads", at::get_num_threads())
+      .add("isa", codec::kernel_isa())
       .add("rel_l2_error", rel_l2_error(x.cpu(), x_hat.cpu()))
       .add("copy_ms", copy_s * 1e3)
       .add("copy_gbps", 2 * input_gb / copy_s)  // read + write

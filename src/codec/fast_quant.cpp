@@ -8,11 +8,32 @@
 
 #include "internal/bits.h"
 #include "internal/code_groups.h"
+#include "internal/isa.h"
 #include "internal/kernels.h"
 #include "internal/select.h"
-#include "internal/simd.h"
 
 namespace mesl::codec::detail {
+
+// The group loops, once per instruction set (isa.h).
+namespace {
+#if MESL_CODEC_SIMD
+namespace sse2 {
+#include "internal/lanes.inc"
+#include "quant_groups.inc"
+}  // namespace sse2
+#endif
+#if MESL_CODEC_AVX2
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,bmi2,popcnt")
+#define MESL_LANES_AVX2 1
+namespace avx2 {
+#include "internal/lanes.inc"
+#include "quant_groups.inc"
+}  // namespace avx2
+#undef MESL_LANES_AVX2
+#pragma GCC pop_options
+#endif
+}  // namespace
 
 void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
   Header& h = job.header;
@@ -24,7 +45,16 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
   for_each_chunk(n, [&](int64_t c) {
     float a = lo[c], b = hi[c];
     bool nonfinite = false;
-    for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) {
+    int64_t i = chunks[c].begin;
+#if MESL_CODEC_AVX2
+    if (active_isa() == Isa::avx2)
+      i = avx2::qu_range_groups(x, i, chunks[c].end, a, b, nonfinite);
+    else
+#endif
+#if MESL_CODEC_SIMD
+      i = sse2::qu_range_groups(x, i, chunks[c].end, a, b, nonfinite);
+#endif
+    for (; i < chunks[c].end; ++i) {
       const float v = x[i];
       nonfinite |= magnitude_key(v) >= kNonFiniteKey;
       a = v < a ? v : a;
@@ -41,6 +71,8 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
     mx = std::max(mx, hi[c]);
   }
   if (h.d == 0) mn = mx = 0.0f;
+  mn += 0.0f;  // a zero minimum or maximum is +0 whichever zero came first (as the reference has it)
+  mx += 0.0f;
   check_qu_range(mn, mx);
   h.qu_min = mn;
   h.qu_max = mx;
@@ -54,24 +86,13 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
       int64_t i = chunks[c].begin;
 #if MESL_CODEC_SIMD
       if constexpr (B <= 8) {
-        // Sixteen elements at a time (the chunk starts on a group boundary), the scalar expression lane by lane:
-        // x - mn >= 0, so the quotient is in [0, L] (or +Inf on overflow, clamped to L like the scalar code).
         if (range > 0.0f) {
-          const simd::F base = simd::fsplat(mn), span = simd::fsplat(range), top = simd::fsplat(levels_f);
-          for (; i + kGroup <= chunks[c].end; i += kGroup) {
-            simd::I codes[4];
-            for (int q = 0; q < 4; ++q) {
-              const simd::F v = simd::as_float(simd::load(x + i + 4 * q));
-              const simd::F r = simd::round_small(simd::fdiv(simd::fmul(simd::fsub(v, base), top), span));
-              codes[q] = simd::truncate(simd::fmin(r, top));
-            }
-            uint64_t low, high;
-            simd::pack16<B>(codes, low, high);
-            uint8_t* at = w.peek_bytes();
-            std::memcpy(at, &low, B);
-            std::memcpy(at + B, &high, B);
-            w.skip_bytes(2 * B);
-          }
+#if MESL_CODEC_AVX2
+          if (active_isa() == Isa::avx2)
+            i = avx2::qu_encode_groups<B>(x, i, chunks[c].end, mn, range, w);
+          else
+#endif
+            i = sse2::qu_encode_groups<B>(x, i, chunks[c].end, mn, range, w);
         }
       }
 #endif

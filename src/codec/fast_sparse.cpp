@@ -12,6 +12,7 @@
 
 #include "internal/bits.h"
 #include "internal/code_groups.h"
+#include "internal/isa.h"
 #include "internal/kernels.h"
 #include "internal/rng.h"
 #include "internal/select.h"
@@ -97,116 +98,6 @@ uint32_t code_limit(uint32_t c, uint32_t top, float t, const Mask& m) {
   return below;
 }
 
-#if MESL_CODEC_SIMD
-// A KeepTest's threshold as a lane value: keys are below 2^31 and compared as signed lanes, so "keep everything"
-// becomes -1, and a threshold above every key (k = 0) becomes 2^31 - 1.
-inline int32_t threshold_lane(const KeepTest& keep) {
-  return keep.all() ? -1 : static_cast<int32_t>(std::min(keep.key(), 0x7FFFFFFFu));
-}
-
-// Sixteen elements of ms_encode_range at once (B <= 8, the writer on a group boundary), giving the codes
-// ms_encode_one gives and packing them in registers; kept values are gathered from the lanes that kept them.
-// Narrow masks (L - 1 <= kMaxLimits) count the keys where the code steps up (code_limit) that each key exceeds:
-// a few integer compares instead of a division. Wider masks compute magnitude_code's float32 expression.
-template <int B>
-class MsGroupEncoder {
- public:
-  static constexpr uint32_t kMaxLimits = 6;
-
-  MsGroupEncoder(const KeepTest& keep, float t, const Mask& m)
-      : threshold_(simd::splat(threshold_lane(keep))),
-        positive_t_(simd::splat(t > 0.0f ? -1 : 0)),
-        sign_bit_(simd::splat(static_cast<int32_t>(m.sign_bit()))),
-        levels_i_(simd::splat(static_cast<int32_t>(m.levels()))),
-        t_(simd::fsplat(t > 0.0f ? t : 1.0f)),
-        levels_(simd::fsplat(static_cast<float>(m.levels()))),
-        top_code_(simd::fsplat(static_cast<float>(m.levels()) - 1.0f)),
-        is_signed_(m.is_signed),
-        floor_(m.floor_rounding) {
-    if (m.levels() - 1 > kMaxLimits) return;
-    compare_ = true;
-    // Non-kept keys are at most the threshold key, and finite (the encoder refuses NaN and Inf first). A step
-    // no such key reaches is put at the threshold: then a kept key exceeds every limit and counts up to L - 1.
-    const uint32_t top = std::min(keep.key(), 0x7F7FFFFFu);
-    for (uint32_t c = 1; c < m.levels(); ++c) {
-      uint32_t limit = t > 0.0f && !keep.all() ? code_limit(c, top, t, m) : 0x7FFFFFFFu;
-      limit_[limits_++] = simd::splat(limit == 0x7FFFFFFFu ? threshold_lane(keep) : static_cast<int32_t>(limit));
-    }
-  }
-
-  // Encodes x[0..16) into 2B bytes at `out` and appends its kept values to `kept`; returns false, having
-  // written nothing, when `ties` (the range still owns ties) and an element equals the threshold key: ties are
-  // kept lowest index first, which the element-by-element path does.
-  bool encode(const float* x, bool ties, uint8_t* out, uint8_t*& kept) const {
-    const simd::I magnitude = simd::splat(0x7FFFFFFF);
-    simd::I codes[4], keep[4], tie = simd::zero();
-    for (int q = 0; q < 4; ++q) {
-      const simd::I u = simd::load(x + 4 * q);
-      const simd::I key = simd::vand(u, magnitude);
-      keep[q] = simd::gt(key, threshold_);
-      tie = simd::vor(tie, simd::eq(key, threshold_));
-      simd::I code;  // the magnitude part: L where kept, else magnitude_code
-      if (compare_) {
-        code = simd::sub(simd::zero(), keep[q]);
-        for (uint32_t c = 0; c < limits_; ++c) code = simd::sub(code, simd::gt(key, limit_[c]));
-      } else {
-        // (|x| * L) / t, rounded or floored (0 <= q <= L for a non-kept key), clamped to L - 1; 0 when t == 0.
-        simd::F r = simd::fdiv(simd::fmul(simd::as_float(key), levels_), t_);
-        if (!floor_) r = simd::round_small(r);
-        code = simd::vand(simd::truncate(simd::fmin(r, top_code_)), positive_t_);
-        code = simd::vor(simd::vand(keep[q], levels_i_), simd::andnot(keep[q], code));
-      }
-      if (is_signed_) {  // the sign bit on negative values (not -0.0) and on kept ones (reserved = all ones)
-        const simd::I negative = simd::andnot(simd::eq(key, simd::zero()), simd::sra31(u));
-        code = simd::vor(code, simd::vand(simd::vor(negative, keep[q]), sign_bit_));
-      }
-      codes[q] = code;
-    }
-    if (ties && simd::any(tie)) return false;
-    uint64_t lo, hi;
-    simd::pack16<B>(codes, lo, hi);
-    std::memcpy(out, &lo, B);
-    std::memcpy(out + B, &hi, B);
-    for (unsigned bits = simd::group_bits(keep); bits != 0; bits &= bits - 1) {
-      store_f32(kept, x[__builtin_ctz(bits)]);
-      kept += 4;
-    }
-    return true;
-  }
-
- private:
-  simd::I threshold_, positive_t_, sign_bit_, levels_i_;
-  simd::F t_, levels_, top_code_;
-  bool is_signed_, floor_;
-  bool compare_ = false;
-  uint32_t limits_ = 0;
-  simd::I limit_[kMaxLimits];
-};
-#endif
-
-// Encodes x[begin, end) into `codes` (kept positions get the reserved code) and its kept values into `kept`.
-template <int B>
-void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, float t, const Mask& m,
-                     CodeWriter<B>& codes, uint8_t* kept) {
-  int64_t i = begin;
-#if MESL_CODEC_SIMD
-  if constexpr (B <= 8) {
-    for (; i < end && !codes.at_group_start(); ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
-    if (end - i >= kGroup) {  // the encoder's set-up (a binary search per code step) only for a whole group
-      const MsGroupEncoder<B> group(keep, t, m);
-      for (; i + kGroup <= end; i += kGroup) {
-        if (group.encode(x + i, keep.owns_ties(), codes.peek_bytes(), kept)) {
-          codes.skip_bytes(2 * B);
-        } else {
-          for (int j = 0; j < kGroup; ++j) ms_encode_one<B>(x[i + j], keep, t, m, codes, kept);
-        }
-      }
-    }
-  }
-#endif
-  for (; i < end; ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
-}
-
 // Where sp and rt put what they select: a 1-bit stream or uint32 indices, and the values.
 struct Emitter {
   bool kv = false;
@@ -228,40 +119,65 @@ struct Emitter {
   }
 };
 
-// sp, and rt outside training (the plain top-k set): emits x[begin, end) as positions base + i. Sixteen elements
-// at a time where the bitmap writer is on a group boundary and the group holds no tie the range still owns (ties
-// are kept lowest index first, which the element-by-element path does).
-void sp_encode_range(const float* x, int64_t begin, int64_t end, int64_t base, KeepTest keep, Emitter& e) {
-  auto one = [&](int64_t j) { e.put(base + j, x[j], keep(magnitude_key(x[j]))); };
+// One element of sp_encode_range.
+inline void sp_encode_one(const float* x, int64_t j, int64_t base, KeepTest& keep, Emitter& e) {
+  e.put(base + j, x[j], keep(magnitude_key(x[j])));
+}
+
+// The group loops, once per instruction set (isa.h).
+#if MESL_CODEC_SIMD
+namespace sse2 {
+#include "internal/lanes.inc"
+#include "sparse_groups.inc"
+}  // namespace sse2
+#endif
+#if MESL_CODEC_AVX2
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,bmi2,popcnt")
+#define MESL_LANES_AVX2 1
+namespace avx2 {
+#include "internal/lanes.inc"
+#include "sparse_groups.inc"
+}  // namespace avx2
+#undef MESL_LANES_AVX2
+#pragma GCC pop_options
+#endif
+
+// Encodes x[begin, end) into `codes` (kept positions get the reserved code) and its kept values into `kept`:
+// element by element up to the writer's first group boundary, whole groups with the active instruction set, then
+// the rest.
+template <int B>
+void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, float t, const Mask& m,
+                     CodeWriter<B>& codes, uint8_t* kept) {
   int64_t i = begin;
 #if MESL_CODEC_SIMD
-  for (; i < end && e.bitmap && !e.bitmap->at_group_start(); ++i) one(i);
-  const simd::I threshold = simd::splat(threshold_lane(keep)), magnitude = simd::splat(0x7FFFFFFF);
-  for (; i + kGroup <= end; i += kGroup) {
-    simd::I kept[4], tie = simd::zero();
-    for (int q = 0; q < 4; ++q) {
-      const simd::I key = simd::vand(simd::load(x + i + 4 * q), magnitude);
-      kept[q] = simd::gt(key, threshold);
-      tie = simd::vor(tie, simd::eq(key, threshold));
-    }
-    if (keep.owns_ties() && simd::any(tie)) {
-      for (int j = 0; j < kGroup; ++j) one(i + j);
-      continue;
-    }
-    unsigned bits = simd::group_bits(kept);
-    if (e.bitmap) {
-      uint8_t* at = e.bitmap->peek_bytes();
-      at[0] = static_cast<uint8_t>(bits & 0xFF);
-      at[1] = static_cast<uint8_t>(bits >> 8);
-      e.bitmap->skip_bytes(2);
-    }
-    for (; bits != 0; bits &= bits - 1) {
-      const int64_t j = i + __builtin_ctz(bits);
-      e.emit(base + j, x[j]);
-    }
+  if constexpr (B <= 8) {
+    for (; i < end && !codes.at_group_start(); ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
+#if MESL_CODEC_AVX2
+    if (active_isa() == Isa::avx2)
+      i = avx2::ms_encode_groups<B>(x, i, end, keep, t, m, codes, kept);
+    else
+#endif
+      i = sse2::ms_encode_groups<B>(x, i, end, keep, t, m, codes, kept);
   }
 #endif
-  for (; i < end; ++i) one(i);
+  for (; i < end; ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
+}
+
+// sp, and rt outside training (the plain top-k set): emits x[begin, end) as positions base + i, whole groups at a
+// time where the bitmap writer (if any) is on a group boundary.
+void sp_encode_range(const float* x, int64_t begin, int64_t end, int64_t base, KeepTest keep, Emitter& e) {
+  int64_t i = begin;
+#if MESL_CODEC_SIMD
+  for (; i < end && e.bitmap && !e.bitmap->at_group_start(); ++i) sp_encode_one(x, i, base, keep, e);
+#if MESL_CODEC_AVX2
+  if (active_isa() == Isa::avx2)
+    i = avx2::sp_encode_groups(x, i, end, base, keep, e);
+  else
+#endif
+    i = sse2::sp_encode_groups(x, i, end, base, keep, e);
+#endif
+  for (; i < end; ++i) sp_encode_one(x, i, base, keep, e);
 }
 
 // Calls f(row_begin, row_end) over row blocks, in parallel when that is worth it and allowed.

@@ -107,8 +107,9 @@ at::Tensor rt_mask(const EncodeJob& job, const at::Tensor& top, int64_t k) {
 at::Tensor encode_qu(EncodeJob& job, const at::Tensor& x) {
   Header& h = job.header;
   if (!at::isfinite(x).all().item<bool>()) refuse_nonfinite(Method::qu);
-  const float mn = h.d == 0 ? 0.0f : x.min().item<float>();
-  const float mx = h.d == 0 ? 0.0f : x.max().item<float>();
+  // (+ 0.0f: a zero minimum or maximum is +0 whichever zero the reduction met first)
+  const float mn = (h.d == 0 ? 0.0f : x.min().item<float>()) + 0.0f;
+  const float mx = (h.d == 0 ? 0.0f : x.max().item<float>()) + 0.0f;
   check_qu_range(mn, mx);
   h.qu_min = mn;
   h.qu_max = mx;

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "internal/bits.h"
+#include "internal/isa.h"
 #include "internal/simd.h"
 
 namespace mesl::codec::detail {
@@ -39,39 +40,6 @@ bool has_negative(const float* x, int64_t b, int64_t e) {
     if ((u >> 31) && (u & 0x7FFFFFFFu) != 0) return true;
   }
   return false;
-}
-
-#if MESL_CODEC_SIMD
-// Vector flag accumulators: bit 31 of `nonfinite` is set by a key >= 0x7F800000 (key + 2^23 carries into bit 31),
-// bit 31 of `sign` by any sign bit. A sign bit may be -0.0's, which does not count as negative: only then is the
-// range scanned again, element by element, and that scan stops at the first negative value.
-struct FlagLanes {
-  simd::I nonfinite = simd::zero(), sign = simd::zero();
-  void add(simd::I u, simd::I key) {
-    nonfinite = simd::vor(nonfinite, simd::add(key, simd::splat(0x00800000)));
-    sign = simd::vor(sign, u);
-  }
-  void merge_into(ScanFlags& f, const float* x, int64_t b, int64_t e) const {
-    f.nonfinite |= (simd::lane_or(nonfinite) >> 31) != 0;
-    if (!f.negative && (simd::lane_or(sign) >> 31) != 0) f.negative = has_negative(x, b, e);
-  }
-};
-#endif
-
-ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
-  ScanFlags f;
-  int64_t i = b;
-#if MESL_CODEC_SIMD
-  FlagLanes lanes;
-  const simd::I magnitude = simd::splat(0x7FFFFFFF);
-  for (; i + 4 <= e; i += 4) {
-    const simd::I u = simd::load(x + i);
-    lanes.add(u, simd::vand(u, magnitude));
-  }
-  lanes.merge_into(f, x, b, i);
-#endif
-  for (; i < e; ++i) note(float_bits(x[i]), f);
-  return f;
 }
 
 // ---- small units: nth_element on a copy of the keys ------------------------------------------------------------
@@ -239,36 +207,54 @@ struct BracketCount {
   ScanFlags flags;
 };
 
+// The group loops, once per instruction set (isa.h).
+#if MESL_CODEC_SIMD
+namespace sse2 {
+#include "internal/lanes.inc"
+#include "select_groups.inc"
+}  // namespace sse2
+#endif
+#if MESL_CODEC_AVX2
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,bmi2,popcnt")
+#define MESL_LANES_AVX2 1
+namespace avx2 {
+#include "internal/lanes.inc"
+#include "select_groups.inc"
+}  // namespace avx2
+#undef MESL_LANES_AVX2
+#pragma GCC pop_options
+#endif
+
+ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
+  ScanFlags f;
+  int64_t i = b;
+#if MESL_CODEC_AVX2
+  if (active_isa() == Isa::avx2)
+    i = avx2::scan_groups(x, i, e, f);
+  else
+#endif
+#if MESL_CODEC_SIMD
+    i = sse2::scan_groups(x, i, e, f);
+#endif
+  for (; i < e; ++i) note(float_bits(x[i]), f);
+  return f;
+}
+
 // One pass over [b, e): counts keys above the bracket, gathers the keys inside it, and collects the flags.
 BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& br, uint32_t* out) {
   BracketCount r;
-  const auto lo = static_cast<uint32_t>(br.lo), hi = static_cast<uint32_t>(br.hi);
   int64_t i = b;
-#if MESL_CODEC_SIMD
-  FlagLanes flags;
-  simd::I above = simd::zero();
-  const simd::I magnitude = simd::splat(0x7FFFFFFF), top = simd::splat(br.hi), below = simd::splat(br.lo - 1);
-  for (; i + kGroup <= e; i += kGroup) {
-    simd::I inside[4];
-    for (int q = 0; q < 4; ++q) {
-      const simd::I u = simd::load(x + i + 4 * q);
-      const simd::I key = simd::vand(u, magnitude);
-      const simd::I over = simd::gt(key, top);
-      above = simd::sub(above, over);
-      inside[q] = simd::andnot(over, simd::gt(key, below));
-      flags.add(u, key);
-    }
-    unsigned lanes = simd::group_bits(inside);
-    if (lanes == 0) continue;
-    if (r.gathered + __builtin_popcount(lanes) > br.capacity) {
-      r.overflow = true;
-      return r;
-    }
-    for (; lanes != 0; lanes &= lanes - 1) out[r.gathered++] = magnitude_key(x[i + __builtin_ctz(lanes)]);
-  }
-  r.above = simd::lane_sum(above);
-  flags.merge_into(r.flags, x, b, i);
+#if MESL_CODEC_AVX2
+  if (active_isa() == Isa::avx2)
+    i = avx2::bracket_groups(x, i, e, br, out, r);
+  else
 #endif
+#if MESL_CODEC_SIMD
+    i = sse2::bracket_groups(x, i, e, br, out, r);
+#endif
+  if (r.overflow) return r;
+  const auto lo = static_cast<uint32_t>(br.lo), hi = static_cast<uint32_t>(br.hi);
   for (; i < e; ++i) {  // the scalar tail (everything without SIMD)
     const uint32_t u = float_bits(x[i]);
     note(u, r.flags);
@@ -285,17 +271,37 @@ BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& b
 }
 
 // The bracketed selection; returns false (and leaves `s` alone) when the bracket missed the k-th key.
+// Bins of the gathered keys: key -> (key - lo) >> shift, at most kGatherBins of them over [lo, hi].
+constexpr int kGatherBinBits = 12;
+struct GatherBins {
+  uint32_t lo = 0;
+  int shift = 0;
+  explicit GatherBins(const Bracket& br) : lo(static_cast<uint32_t>(br.lo)) {
+    const uint32_t width = static_cast<uint32_t>(br.hi) - lo;
+    while ((width >> shift) >= (1u << kGatherBinBits)) ++shift;
+  }
+  uint32_t operator()(uint32_t key) const { return (key - lo) >> shift; }
+};
+
 bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& chunks, Selection& s) {
   const Bracket br = choose_bracket(x, d, k);
+  const GatherBins bin_of(br);
+  constexpr size_t kBins = size_t{1} << kGatherBinBits;
   const auto n = static_cast<int64_t>(chunks.size());
   std::vector<BracketCount> counts(static_cast<size_t>(n));
   std::vector<std::unique_ptr<uint32_t[]>> gathered(static_cast<size_t>(n));
+  std::vector<std::vector<uint32_t>> hist(static_cast<size_t>(n));
   for_each_chunk(n, [&](int64_t c) {
     const int64_t len = chunks[c].end - chunks[c].begin;
     Bracket mine = br;
     mine.capacity = std::min(br.capacity, len);
     gathered[c].reset(new uint32_t[static_cast<size_t>(std::max<int64_t>(mine.capacity, 1))]);
     counts[c] = bracket_pass(x, chunks[c].begin, chunks[c].end, mine, gathered[c].get());
+    if (counts[c].overflow) return;
+    // A histogram of the gathered keys, while they are in this core's cache: the k-th key is then looked for
+    // in one bin, not among all of them.
+    hist[c].assign(kBins, 0);
+    for (int64_t i = 0; i < counts[c].gathered; ++i) ++hist[c][bin_of(gathered[c][i])];
   });
   int64_t above = 0, inside = 0;
   for (const auto& c : counts) {
@@ -305,22 +311,39 @@ bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& ch
   }
   if (above >= k || above + inside < k) return false;
 
-  // The k-th key is the (k - above)-th largest gathered key.
-  std::vector<uint32_t> all;
-  all.reserve(static_cast<size_t>(inside));
-  for (int64_t c = 0; c < n; ++c) all.insert(all.end(), gathered[c].get(), gathered[c].get() + counts[c].gathered);
+  // The k-th key is the (k - above)-th largest gathered key: find its bin from the top, then select in the bin.
   const int64_t need = k - above;
-  std::nth_element(all.begin(), all.begin() + (need - 1), all.end(), std::greater<uint32_t>());
-  const uint32_t key = all[static_cast<size_t>(need - 1)];
+  int64_t above_bin = 0;
+  uint32_t bin = 0;
+  for (size_t b = kBins; b-- > 0;) {
+    int64_t in_bin = 0;
+    for (int64_t c = 0; c < n; ++c) in_bin += hist[c][b];
+    if (above_bin + in_bin >= need) {
+      bin = static_cast<uint32_t>(b);
+      break;
+    }
+    above_bin += in_bin;
+  }
+  std::vector<std::vector<uint32_t>> candidates(static_cast<size_t>(n));  // per chunk, the keys in that bin
+  std::vector<uint32_t> all;
+  for (int64_t c = 0; c < n; ++c) {
+    for (int64_t i = 0; i < counts[c].gathered; ++i)
+      if (bin_of(gathered[c][i]) == bin) candidates[c].push_back(gathered[c][i]);
+    all.insert(all.end(), candidates[c].begin(), candidates[c].end());
+  }
+  const int64_t need_in_bin = need - above_bin;
+  std::nth_element(all.begin(), all.begin() + (need_in_bin - 1), all.end(), std::greater<uint32_t>());
+  const uint32_t key = all[static_cast<size_t>(need_in_bin - 1)];
 
   for (const auto& c : counts) s.flags.merge(c.flags);
   s.threshold.key = key;
   int64_t greater_total = 0, equal_total = 0;
   for (int64_t c = 0; c < n; ++c) {
     int64_t greater = counts[c].above, equal = 0;
-    for (int64_t i = 0; i < counts[c].gathered; ++i) {
-      greater += gathered[c][i] > key;
-      equal += gathered[c][i] == key;
+    for (size_t b = bin + 1; b < kBins; ++b) greater += hist[c][b];
+    for (uint32_t v : candidates[c]) {
+      greater += v > key;
+      equal += v == key;
     }
     chunks[c].kept = greater;  // ties added below
     chunks[c].equal = equal;

@@ -1,7 +1,9 @@
 #pragma once
 // Shared helpers for the codec tests: seeded inputs of the three distributions the benchmark also uses, and
-// the shapes every parameterised test runs over (0, 1, odd and typical cut-layer sizes).
+// the shapes every parameterised test runs over (0, 1, odd and typical cut-layer sizes), and a loop over the
+// kernels' instruction sets.
 #include <ATen/ATen.h>
+#include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
@@ -26,6 +28,19 @@ inline const std::vector<std::vector<int64_t>>& test_shapes() {
   static const std::vector<std::vector<int64_t>> shapes = {
       {0}, {1}, {7}, {4, 4}, {3, 5, 7}, {2, 3, 8, 8}, {16, 100}, {5, 0, 3}, {64, 33}, {2, 64, 16, 16}, {}};
   return shapes;
+}
+
+// Runs f() once with every instruction set the fast kernels have on this CPU (kernel_isas: avx2 and sse2 on most
+// x86-64 machines), then goes back to the one that was active.
+template <typename F>
+void for_each_kernel_isa(F&& f) {
+  const std::string before = kernel_isa();
+  for (const std::string& isa : kernel_isas()) {
+    CAPTURE(isa);
+    set_kernel_isa(isa);
+    f();
+  }
+  set_kernel_isa(before);
 }
 
 // The element-wise reconstruction error |x - x_hat|.

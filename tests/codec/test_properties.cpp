@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "codec_test_util.h"
 #include "mesl/codec/codec.h"
@@ -11,6 +12,7 @@
 
 using namespace mesl::codec;
 using mesl::codec::test::abs_error;
+using mesl::codec::test::for_each_kernel_isa;
 using mesl::codec::test::make_input;
 using mesl::codec::test::test_shapes;
 
@@ -50,32 +52,34 @@ bool sample_ok(const CodecOptions& o, const std::vector<int64_t>& shape) {
 }  // namespace
 
 TEST_CASE("payload size equals the formula, and fast and reference agree byte for byte") {
-  int checked = 0;
-  uint64_t seed = 1;
-  for (const auto& shape : test_shapes()) {
-    for (const char* dist : {"relu", "normal"}) {
-      const bool signed_input = std::string(dist) == "normal";
-      const at::Tensor x = make_input(shape, dist, seed++);
-      for (CodecOptions o : settings(signed_input)) {
-        if (!sample_ok(o, shape)) continue;
-        CAPTURE(to_spec(o));
-        CAPTURE(at::IntArrayRef(shape));
-        Codec fast(o.impl(Impl::fast));
-        Codec reference(CodecOptions(o).impl(Impl::reference));
-        const auto a = fast.encode(x);
-        const auto b = reference.encode(x);
-        REQUIRE(a.size() == fast.payload_bytes(shape));
-        REQUIRE(a == b);
-        const at::Tensor da = decode(a);
-        const at::Tensor db = decode(b, DecodeOptions().impl(Impl::reference));
-        REQUIRE(da.sizes() == x.sizes());
-        REQUIRE((da.scalar_type() == x.scalar_type()));
-        REQUIRE(at::equal(da, db));
-        ++checked;
+  for_each_kernel_isa([] {
+    int checked = 0;
+    uint64_t seed = 1;
+    for (const auto& shape : test_shapes()) {
+      for (const char* dist : {"relu", "normal"}) {
+        const bool signed_input = std::string(dist) == "normal";
+        const at::Tensor x = make_input(shape, dist, seed++);
+        for (CodecOptions o : settings(signed_input)) {
+          if (!sample_ok(o, shape)) continue;
+          CAPTURE(to_spec(o));
+          CAPTURE(at::IntArrayRef(shape));
+          Codec fast(o.impl(Impl::fast));
+          Codec reference(CodecOptions(o).impl(Impl::reference));
+          const auto a = fast.encode(x);
+          const auto b = reference.encode(x);
+          REQUIRE(a.size() == fast.payload_bytes(shape));
+          REQUIRE(a == b);
+          const at::Tensor da = decode(a);
+          const at::Tensor db = decode(b, DecodeOptions().impl(Impl::reference));
+          REQUIRE(da.sizes() == x.sizes());
+          REQUIRE((da.scalar_type() == x.scalar_type()));
+          REQUIRE(at::equal(da, db));
+          ++checked;
+        }
       }
     }
-  }
-  CHECK(checked > 1000);
+    CHECK(checked > 1000);
+  });
 }
 
 TEST_CASE("the ms payload is header + ceil(d b / 8) + 4 K bytes (K = k, or rows x k with sample scope)") {
@@ -305,72 +309,130 @@ TEST_CASE("results do not depend on the number of threads") {
 TEST_CASE("fast and reference agree on inputs full of ties, at every mask width and thread count") {
   // Values on a coarse grid: many elements equal the threshold, so the vector kernels (ms, sp, rt) must hand tied
   // groups to the element-by-element path (ties are kept lowest index first) and still produce the same bytes.
-  uint64_t seed = 500;
-  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{4099}, {3, 1000}, {4, 64, 17, 17}}) {
-    for (const char* dist : {"relu", "normal"}) {
-      const bool signed_input = std::string(dist) == "normal";
-      const at::Tensor x = (make_input(shape, dist, seed++) * 4.0).round() / 4.0;
-      for (double keep : {0.01, 0.1, 0.3}) {
-        std::vector<CodecOptions> sparse;
-        for (Method m : {Method::sp, Method::rt})
-          for (Positions p : {Positions::bitmap, Positions::kv})
-            for (Scope s : {Scope::batch, Scope::sample})
-              sparse.push_back(CodecOptions(m).keep(keep).positions(p).scope(s).seed(5));
-        for (const auto& o : sparse) {
-          for (bool training : {false, true}) {  // rt: plain top-k in evaluation, a seeded draw in training
-            CAPTURE(to_spec(o));
-            CAPTURE(training);
-            CAPTURE(at::IntArrayRef(shape));
-            Codec reference(CodecOptions(o).impl(Impl::reference));
-            reference.train(training);
-            const auto expected = reference.encode(x);
-            for (int threads : {1, 2, 3}) {
-              Codec fast(CodecOptions(o).threads(threads));
-              fast.train(training);
-              REQUIRE(fast.encode(x) == expected);
+  for_each_kernel_isa([] {
+    uint64_t seed = 500;
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{4099}, {3, 1000}, {4, 64, 17, 17}}) {
+      for (const char* dist : {"relu", "normal"}) {
+        const bool signed_input = std::string(dist) == "normal";
+        const at::Tensor x = (make_input(shape, dist, seed++) * 4.0).round() / 4.0;
+        for (double keep : {0.01, 0.1, 0.3}) {
+          std::vector<CodecOptions> sparse;
+          for (Method m : {Method::sp, Method::rt})
+            for (Positions p : {Positions::bitmap, Positions::kv})
+              for (Scope s : {Scope::batch, Scope::sample})
+                sparse.push_back(CodecOptions(m).keep(keep).positions(p).scope(s).seed(5));
+          for (const auto& o : sparse) {
+            for (bool training : {false, true}) {  // rt: plain top-k in evaluation, a seeded draw in training
+              CAPTURE(to_spec(o));
+              CAPTURE(training);
+              CAPTURE(at::IntArrayRef(shape));
+              Codec reference(CodecOptions(o).impl(Impl::reference));
+              reference.train(training);
+              const auto expected = reference.encode(x);
+              for (int threads : {1, 2, 3}) {
+                Codec fast(CodecOptions(o).threads(threads));
+                fast.train(training);
+                REQUIRE(fast.encode(x) == expected);
+              }
             }
           }
-        }
-        for (int b = signed_input ? 2 : 1; b <= 8; ++b) {
-          for (Rounding r : {Rounding::round, Rounding::floor}) {
-            for (Scope s : {Scope::batch, Scope::sample}) {
-              const auto o = CodecOptions(Method::ms).keep(keep).bits(b).rounding(r).scope(s).sign(
-                  signed_input ? Sign::signed_values : Sign::nonneg);
-              CAPTURE(to_spec(o));
-              CAPTURE(at::IntArrayRef(shape));
-              const auto expected = Codec(CodecOptions(o).impl(Impl::reference)).encode(x);
-              for (int threads : {1, 2, 3}) {
-                const auto got = Codec(CodecOptions(o).threads(threads)).encode(x);
-                REQUIRE(got == expected);
-                REQUIRE(at::equal(decode(got, DecodeOptions().threads(threads)),
-                                  decode(expected, DecodeOptions().impl(Impl::reference))));
+          for (int b = signed_input ? 2 : 1; b <= 8; ++b) {
+            for (Rounding r : {Rounding::round, Rounding::floor}) {
+              for (Scope s : {Scope::batch, Scope::sample}) {
+                const auto o = CodecOptions(Method::ms).keep(keep).bits(b).rounding(r).scope(s).sign(
+                    signed_input ? Sign::signed_values : Sign::nonneg);
+                CAPTURE(to_spec(o));
+                CAPTURE(at::IntArrayRef(shape));
+                const auto expected = Codec(CodecOptions(o).impl(Impl::reference)).encode(x);
+                for (int threads : {1, 2, 3}) {
+                  const auto got = Codec(CodecOptions(o).threads(threads)).encode(x);
+                  REQUIRE(got == expected);
+                  REQUIRE(at::equal(decode(got, DecodeOptions().threads(threads)),
+                                    decode(expected, DecodeOptions().impl(Impl::reference))));
+                }
               }
             }
           }
         }
       }
     }
-  }
+  });
 }
 
 TEST_CASE("fast and reference agree when k is at either end of a unit that takes the sampled bracket") {
   // Units above 32768 elements are selected through a sampled bracket around the k-th key; with k near d the
   // bracket's lower end lies past the sample (this read past the sample once; found by the GPU tests).
-  const int64_t d = 100003;
-  uint64_t seed = 800;
-  for (const char* dist : {"relu", "normal"}) {
-    const at::Tensor x = make_input({d}, dist, seed++);
-    const at::Tensor rows = make_input({2, d}, dist, seed++);
-    for (int64_t k : {int64_t{1}, int64_t{2}, d / 2, d - 2, d - 1}) {
-      for (const auto& o : {CodecOptions(Method::ms).k(k).bits(2).sign(Sign::automatic),
-                            CodecOptions(Method::sp).k(k), CodecOptions(Method::ms).k(k).bits(3).sign(
-                                Sign::automatic).scope(Scope::sample)}) {
-        CAPTURE(to_spec(o));
+  for_each_kernel_isa([] {
+    const int64_t d = 100003;
+    uint64_t seed = 800;
+    for (const char* dist : {"relu", "normal"}) {
+      const at::Tensor x = make_input({d}, dist, seed++);
+      const at::Tensor rows = make_input({2, d}, dist, seed++);
+      for (int64_t k : {int64_t{1}, int64_t{2}, d / 2, d - 2, d - 1}) {
+        for (const auto& o : {CodecOptions(Method::ms).k(k).bits(2).sign(Sign::automatic),
+                              CodecOptions(Method::sp).k(k), CodecOptions(Method::ms).k(k).bits(3).sign(
+                                  Sign::automatic).scope(Scope::sample)}) {
+          CAPTURE(to_spec(o));
+          CAPTURE(dist);
+          const at::Tensor& input = o.scope() == Scope::sample ? rows : x;
+          const auto expected = Codec(CodecOptions(o).impl(Impl::reference)).encode(input);
+          for (int threads : {1, 2}) REQUIRE(Codec(CodecOptions(o).threads(threads)).encode(input) == expected);
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("every instruction set of the kernels gives the same payloads on cut-layer-sized inputs") {
+  // Large units take the sampled bracket, the vector loops and, with several threads, several chunks; qu and the
+  // decoders ride along. The reference is the first instruction set listed (the default: the best the CPU has).
+  const std::vector<std::string> isas = kernel_isas();
+  REQUIRE(!isas.empty());
+  const std::string before = kernel_isa();
+  if (std::getenv("MESL_CODEC_ISA") == nullptr) CHECK(before == isas.front());  // the default is the best
+  uint64_t seed = 900;
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{8, 64, 32, 32}, {3, 100003}}) {
+    for (const char* dist : {"relu", "normal"}) {
+      const bool signed_input = std::string(dist) == "normal";
+      const at::Tensor x = make_input(shape, dist, seed++);
+      for (const auto& o : {CodecOptions(Method::ms).keep(0.01).bits(2), CodecOptions(Method::ms).keep(0.05).bits(3),
+                            CodecOptions(Method::ms).keep(0.01).bits(4).rounding(Rounding::floor),
+                            CodecOptions(Method::ms).keep(0.01).bits(8),
+                            CodecOptions(Method::ms).keep(0.1).bits(5).scope(Scope::sample),
+                            CodecOptions(Method::sp).keep(0.04125), CodecOptions(Method::rt).keep(0.04125).seed(3),
+                            CodecOptions(Method::qu).bits(2)}) {
+        const auto opts = o.method() == Method::ms
+                              ? CodecOptions(o).sign(signed_input ? Sign::signed_values : Sign::nonneg)
+                              : o;
+        CAPTURE(to_spec(opts));
         CAPTURE(dist);
-        const at::Tensor& input = o.scope() == Scope::sample ? rows : x;
-        const auto expected = Codec(CodecOptions(o).impl(Impl::reference)).encode(input);
-        for (int threads : {1, 2}) REQUIRE(Codec(CodecOptions(o).threads(threads)).encode(input) == expected);
+        set_kernel_isa(isas.front());
+        const auto expected = Codec(CodecOptions(opts).threads(2)).encode(x);
+        const at::Tensor expected_x = decode(expected, DecodeOptions().threads(2));
+        for (const std::string& isa : isas) {
+          CAPTURE(isa);
+          set_kernel_isa(isa);
+          for (int threads : {1, 2}) {
+            const auto got = Codec(CodecOptions(opts).threads(threads)).encode(x);
+            REQUIRE(got == expected);
+            REQUIRE(at::equal(decode(got, DecodeOptions().threads(threads)), expected_x));
+          }
+        }
       }
     }
   }
+  set_kernel_isa(before);
+}
+
+TEST_CASE("an instruction set the CPU or the build lacks is refused with a message that lists the choices") {
+  const std::string before = kernel_isa();
+  try {
+    set_kernel_isa("avx9000");
+    FAIL("set_kernel_isa accepted an unknown instruction set");
+  } catch (const mesl::ConfigError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("avx9000") != std::string::npos);
+    CHECK(what.find(kernel_isas().front()) != std::string::npos);
+  }
+  CHECK(kernel_isa() == before);
 }

@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mesl/codec/options.h"
@@ -62,5 +63,13 @@ at::Tensor decode(const uint8_t* data, size_t size, const DecodeOptions& options
 inline at::Tensor decode(const std::vector<uint8_t>& payload, const DecodeOptions& options = {}) {
   return decode(payload.data(), payload.size(), options);
 }
+
+// The vector instruction set of the fast CPU kernels: "avx2", "sse2" (x86-64) or "scalar". By default the best
+// the CPU has, unless the environment variable MESL_CODEC_ISA names another. All give identical bytes, only the
+// speed differs. set_kernel_isa switches the whole process (benchmarks, tests); it throws ConfigError for a name
+// this build or this CPU cannot run. kernel_isas lists those it can, best first.
+std::string kernel_isa();
+std::vector<std::string> kernel_isas();
+void set_kernel_isa(const std::string& name);
 
 }  // namespace mesl::codec
