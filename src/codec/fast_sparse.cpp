@@ -367,11 +367,20 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
   if constexpr (64 % B == 0) {
     if (!m.is_signed) {
       const int64_t words = n / (64 / B);
+#if MESL_CODEC_AVX2
+      if (active_isa() == Isa::avx2)
+        count = avx2::count_reserved_words<B>(codes, words);
+      else
+#endif
+#if MESL_CODEC_SIMD
+        count = sse2::count_reserved_words<B>(codes, words);
+#else
       for (int64_t i = 0; i < words; ++i) {
         uint64_t w;
         std::memcpy(&w, codes + 8 * i, 8);
         count += __builtin_popcountll(ones_at<B>(w, B));
       }
+#endif
       done = words * (64 / B);
     }
   }
