@@ -1,9 +1,10 @@
 #pragma once
-// Four-lane SIMD operations for the fast kernels, on SSE2 (part of every x86-64 CPU, so no run-time dispatch).
+// Whether the fast kernels have vector loops (x86-64: SSE2 is part of every such CPU), the group size they work in,
+// and the SSE2 code packer they share.
 //
-// Kernels process groups of 16 elements (four vectors) and fall back to their scalar element-by-element code for
-// the tails; on a CPU without SSE2 (MESL_CODEC_SIMD == 0) the scalar code runs everywhere. Both compute the same
-// float32 operations, so the results are identical either way.
+// Kernels process groups of 16 elements (internal/lanes.inc, compiled per instruction set: internal/isa.h) and fall
+// back to their scalar element-by-element code for the tails; without SSE2 (MESL_CODEC_SIMD == 0) the scalar code
+// runs everywhere. Both compute the same float32 operations, so the results are identical either way.
 #include <cstdint>
 #include <cstring>
 
@@ -22,55 +23,6 @@ inline constexpr int kGroup = 16;  // elements per SIMD group: 16 codes of B bit
 namespace simd {
 
 using I = __m128i;
-using F = __m128;
-
-inline I load(const float* p) { return _mm_loadu_si128(reinterpret_cast<const I*>(p)); }
-inline I splat(int32_t v) { return _mm_set1_epi32(v); }
-inline I zero() { return _mm_setzero_si128(); }
-// Lane-wise signed compares give all-ones / all-zeros lanes. Magnitude keys are below 2^31, so signed compares
-// order them correctly.
-inline I gt(I a, I b) { return _mm_cmpgt_epi32(a, b); }
-inline I eq(I a, I b) { return _mm_cmpeq_epi32(a, b); }
-inline I add(I a, I b) { return _mm_add_epi32(a, b); }
-inline I sub(I a, I b) { return _mm_sub_epi32(a, b); }
-inline I vand(I a, I b) { return _mm_and_si128(a, b); }
-inline I vor(I a, I b) { return _mm_or_si128(a, b); }
-inline I vxor(I a, I b) { return _mm_xor_si128(a, b); }
-inline I andnot(I a, I b) { return _mm_andnot_si128(a, b); }  // ~a & b
-inline I sra31(I a) { return _mm_srai_epi32(a, 31); }
-inline F as_float(I a) { return _mm_castsi128_ps(a); }
-inline I as_int(F a) { return _mm_castps_si128(a); }
-inline F fsplat(float v) { return _mm_set1_ps(v); }
-inline F fadd(F a, F b) { return _mm_add_ps(a, b); }
-inline F fsub(F a, F b) { return _mm_sub_ps(a, b); }
-inline F fmul(F a, F b) { return _mm_mul_ps(a, b); }
-inline F fdiv(F a, F b) { return _mm_div_ps(a, b); }
-inline F fmin(F a, F b) { return _mm_min_ps(a, b); }  // a < b ? a : b
-inline F fmax(F a, F b) { return _mm_max_ps(a, b); }  // a > b ? a : b
-inline I truncate(F a) { return _mm_cvttps_epi32(a); }
-inline bool any(I m) { return _mm_movemask_epi8(m) != 0; }
-inline unsigned lane_bits(I m) { return static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(m))); }
-inline unsigned group_bits(const I (&m)[4]) {
-  return lane_bits(m[0]) | lane_bits(m[1]) << 4 | lane_bits(m[2]) << 8 | lane_bits(m[3]) << 12;
-}
-// Sum of the four int32 lanes.
-inline int64_t lane_sum(I a) {
-  int32_t v[4];
-  std::memcpy(v, &a, sizeof v);
-  return int64_t{v[0]} + v[1] + v[2] + v[3];
-}
-inline uint32_t lane_or(I a) {
-  uint32_t v[4];
-  std::memcpy(v, &a, sizeof v);
-  return v[0] | v[1] | v[2] | v[3];
-}
-
-// Round half to even of 0 <= q < 2^23 without a library call: adding 2^23 leaves no fraction bits, so the FPU's
-// round-to-nearest-even does the rounding, exactly as nearbyint does in the default rounding mode.
-inline F round_small(F q) {
-  const F magic = fsplat(8388608.0f);
-  return fsub(fadd(q, magic), magic);
-}
 
 // Packs 16 codes (four vectors of four lanes, each code < 2^B, B <= 8) into the LSB-first bit stream:
 // codes 0-7 are the low 8B bits of `lo`, codes 8-15 those of `hi` (8 codes of B bits are exactly B bytes).
