@@ -16,23 +16,8 @@ namespace mesl::codec::detail {
 
 // The group loops, once per instruction set (isa.h).
 namespace {
-#if MESL_CODEC_SIMD
-namespace sse2 {
-#include "internal/lanes.inc"
-#include "quant_groups.inc"
-}  // namespace sse2
-#endif
-#if MESL_CODEC_AVX2
-#pragma GCC push_options
-#pragma GCC target("avx2,bmi,bmi2,popcnt")
-#define MESL_LANES_AVX2 1
-namespace avx2 {
-#include "internal/lanes.inc"
-#include "quant_groups.inc"
-}  // namespace avx2
-#undef MESL_LANES_AVX2
-#pragma GCC pop_options
-#endif
+#define MESL_PER_ISA_KERNELS "quant_groups.inc"
+#include "internal/per_isa.inc"
 }  // namespace
 
 void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {

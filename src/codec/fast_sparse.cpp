@@ -125,23 +125,8 @@ inline void sp_encode_one(const float* x, int64_t j, int64_t base, KeepTest& kee
 }
 
 // The group loops, once per instruction set (isa.h).
-#if MESL_CODEC_SIMD
-namespace sse2 {
-#include "internal/lanes.inc"
-#include "sparse_groups.inc"
-}  // namespace sse2
-#endif
-#if MESL_CODEC_AVX2
-#pragma GCC push_options
-#pragma GCC target("avx2,bmi,bmi2,popcnt")
-#define MESL_LANES_AVX2 1
-namespace avx2 {
-#include "internal/lanes.inc"
-#include "sparse_groups.inc"
-}  // namespace avx2
-#undef MESL_LANES_AVX2
-#pragma GCC pop_options
-#endif
+#define MESL_PER_ISA_KERNELS "sparse_groups.inc"
+#include "internal/per_isa.inc"
 
 // Encodes x[begin, end) into `codes` (kept positions get the reserved code) and its kept values into `kept`:
 // element by element up to the writer's first group boundary, whole groups with the active instruction set, then

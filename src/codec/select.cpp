@@ -208,23 +208,8 @@ struct BracketCount {
 };
 
 // The group loops, once per instruction set (isa.h).
-#if MESL_CODEC_SIMD
-namespace sse2 {
-#include "internal/lanes.inc"
-#include "select_groups.inc"
-}  // namespace sse2
-#endif
-#if MESL_CODEC_AVX2
-#pragma GCC push_options
-#pragma GCC target("avx2,bmi,bmi2,popcnt")
-#define MESL_LANES_AVX2 1
-namespace avx2 {
-#include "internal/lanes.inc"
-#include "select_groups.inc"
-}  // namespace avx2
-#undef MESL_LANES_AVX2
-#pragma GCC pop_options
-#endif
+#define MESL_PER_ISA_KERNELS "select_groups.inc"
+#include "internal/per_isa.inc"
 
 ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
   ScanFlags f;

@@ -1,14 +1,12 @@
 #pragma once
 // Which vector instruction set the fast CPU kernels run with.
 //
-// On x86-64 the kernels' group loops (16 elements at a time, internal/lanes.inc) are compiled twice: for SSE2,
-// which every x86-64 CPU has, and, with GCC, for AVX2 (8-lane vectors; Intel since 2013, AMD since 2015) between
-// `#pragma GCC push_options` + `#pragma GCC target("avx2,bmi,bmi2,popcnt")` and `#pragma GCC pop_options`, with
-// MESL_LANES_AVX2 defined to 1 so that lanes.inc picks AVX2 vectors (the pragma does not define __AVX2__ for C++:
-// GCC's C++ front end reads the whole file before it parses the pragma). The process picks one set at
-// its first use: AVX2 where the CPU and the OS support it, unless the environment variable MESL_CODEC_ISA names
-// another (sse2, avx2); tests and benchmarks switch with mesl::codec::set_kernel_isa. Both give identical bytes:
-// every lane operation is exact or the same IEEE float32 operation the scalar code does.
+// On x86-64 the kernels' group loops (16 elements at a time, internal/lanes.inc) are compiled twice, by
+// internal/per_isa.inc: for SSE2, which every x86-64 CPU has, and, with GCC, for AVX2 (8-lane vectors; Intel since
+// 2013, AMD since 2015) under `#pragma GCC target`. The process picks one set at its first use: AVX2 where the CPU
+// and the OS support it, unless the environment variable MESL_CODEC_ISA names another (sse2, avx2); tests and
+// benchmarks switch with mesl::codec::set_kernel_isa. Both give identical bytes: every lane operation is exact or
+// the same IEEE float32 operation the scalar code does.
 #include "internal/simd.h"
 
 #if MESL_CODEC_SIMD && defined(__GNUC__) && !defined(__clang__)
