@@ -31,13 +31,8 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
     float a = lo[c], b = hi[c];
     bool nonfinite = false;
     int64_t i = chunks[c].begin;
-#if MESL_CODEC_AVX2
-    if (active_isa() == Isa::avx2)
-      i = avx2::qu_range_groups(x, i, chunks[c].end, a, b, nonfinite);
-    else
-#endif
 #if MESL_CODEC_SIMD
-      i = sse2::qu_range_groups(x, i, chunks[c].end, a, b, nonfinite);
+    i = MESL_ISA_CALL(qu_range_groups(x, i, chunks[c].end, a, b, nonfinite));
 #endif
     for (; i < chunks[c].end; ++i) {
       const float v = x[i];
@@ -71,14 +66,7 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
       int64_t i = chunks[c].begin;
 #if MESL_CODEC_SIMD
       if constexpr (B <= 8) {
-        if (range > 0.0f) {
-#if MESL_CODEC_AVX2
-          if (active_isa() == Isa::avx2)
-            i = avx2::qu_encode_groups<B>(x, i, chunks[c].end, mn, range, w);
-          else
-#endif
-            i = sse2::qu_encode_groups<B>(x, i, chunks[c].end, mn, range, w);
-        }
+        if (range > 0.0f) i = MESL_ISA_CALL(qu_encode_groups<B>(x, i, chunks[c].end, mn, range, w));
       }
 #endif
       for (; i < chunks[c].end; ++i) {

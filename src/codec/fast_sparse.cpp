@@ -138,12 +138,7 @@ void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, 
 #if MESL_CODEC_SIMD
   if constexpr (B <= 8) {
     for (; i < end && !codes.at_group_start(); ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
-#if MESL_CODEC_AVX2
-    if (active_isa() == Isa::avx2)
-      i = avx2::ms_encode_groups<B>(x, i, end, keep, t, m, codes, kept);
-    else
-#endif
-      i = sse2::ms_encode_groups<B>(x, i, end, keep, t, m, codes, kept);
+    i = MESL_ISA_CALL(ms_encode_groups<B>(x, i, end, keep, t, m, codes, kept));
   }
 #endif
   for (; i < end; ++i) ms_encode_one<B>(x[i], keep, t, m, codes, kept);
@@ -155,12 +150,7 @@ void sp_encode_range(const float* x, int64_t begin, int64_t end, int64_t base, K
   int64_t i = begin;
 #if MESL_CODEC_SIMD
   for (; i < end && e.bitmap && !e.bitmap->at_group_start(); ++i) sp_encode_one(x, i, base, keep, e);
-#if MESL_CODEC_AVX2
-  if (active_isa() == Isa::avx2)
-    i = avx2::sp_encode_groups(x, i, end, base, keep, e);
-  else
-#endif
-    i = sse2::sp_encode_groups(x, i, end, base, keep, e);
+  i = MESL_ISA_CALL(sp_encode_groups(x, i, end, base, keep, e));
 #endif
   for (; i < end; ++i) sp_encode_one(x, i, base, keep, e);
 }
@@ -352,13 +342,8 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
   if constexpr (64 % B == 0) {
     if (!m.is_signed) {
       const int64_t words = n / (64 / B);
-#if MESL_CODEC_AVX2
-      if (active_isa() == Isa::avx2)
-        count = avx2::count_reserved_words<B>(codes, words);
-      else
-#endif
 #if MESL_CODEC_SIMD
-        count = sse2::count_reserved_words<B>(codes, words);
+      count = MESL_ISA_CALL(count_reserved_words<B>(codes, words));
 #else
       for (int64_t i = 0; i < words; ++i) {
         uint64_t w;

@@ -53,8 +53,9 @@ Isa parse(const std::string& name, const char* where) {
     if (name == name_of(isa)) return isa;
     names += names.empty() ? name_of(isa) : std::string(", ") + name_of(isa);
   }
+  const bool from_env = std::string(where).rfind("MESL_CODEC_ISA", 0) == 0;
   throw ConfigError(::mesl::detail::concat(where, "'", name, "' is not an instruction set this build and CPU run; ",
-                                           "choose one of ", names, " (or unset MESL_CODEC_ISA)"));
+                                           "choose one of ", names, from_env ? " (or unset MESL_CODEC_ISA)" : ""));
 }
 
 }  // namespace

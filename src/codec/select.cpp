@@ -214,13 +214,8 @@ struct BracketCount {
 ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
   ScanFlags f;
   int64_t i = b;
-#if MESL_CODEC_AVX2
-  if (active_isa() == Isa::avx2)
-    i = avx2::scan_groups(x, i, e, f);
-  else
-#endif
 #if MESL_CODEC_SIMD
-    i = sse2::scan_groups(x, i, e, f);
+  i = MESL_ISA_CALL(scan_groups(x, i, e, f));
 #endif
   for (; i < e; ++i) note(float_bits(x[i]), f);
   return f;
@@ -230,13 +225,8 @@ ScanFlags scan_range(const float* x, int64_t b, int64_t e) {
 BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& br, uint32_t* out) {
   BracketCount r;
   int64_t i = b;
-#if MESL_CODEC_AVX2
-  if (active_isa() == Isa::avx2)
-    i = avx2::bracket_groups(x, i, e, br, out, r);
-  else
-#endif
 #if MESL_CODEC_SIMD
-    i = sse2::bracket_groups(x, i, e, br, out, r);
+  i = MESL_ISA_CALL(bracket_groups(x, i, e, br, out, r));
 #endif
   if (r.overflow) return r;
   const auto lo = static_cast<uint32_t>(br.lo), hi = static_cast<uint32_t>(br.hi);
@@ -255,8 +245,7 @@ BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& b
   return r;
 }
 
-// The bracketed selection; returns false (and leaves `s` alone) when the bracket missed the k-th key.
-// Bins of the gathered keys: key -> (key - lo) >> shift, at most kGatherBins of them over [lo, hi].
+// Bins of the gathered keys: key -> (key - lo) >> shift, at most 2^kGatherBinBits of them over [lo, hi].
 constexpr int kGatherBinBits = 12;
 struct GatherBins {
   uint32_t lo = 0;
@@ -268,6 +257,7 @@ struct GatherBins {
   uint32_t operator()(uint32_t key) const { return (key - lo) >> shift; }
 };
 
+// The bracketed selection; returns false (and leaves `s` alone) when the bracket missed the k-th key.
 bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& chunks, Selection& s) {
   const Bracket br = choose_bracket(x, d, k);
   const GatherBins bin_of(br);

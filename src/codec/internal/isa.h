@@ -16,6 +16,14 @@
 #define MESL_CODEC_AVX2 0
 #endif
 
+// MESL_ISA_CALL(f(args)) calls avx2::f(args) or sse2::f(args) (internal/per_isa.inc), whichever active_isa()
+// names; only where MESL_CODEC_SIMD is 1 (without SIMD there are no group loops to call).
+#if MESL_CODEC_AVX2
+#define MESL_ISA_CALL(call) (active_isa() == Isa::avx2 ? avx2::call : sse2::call)
+#elif MESL_CODEC_SIMD
+#define MESL_ISA_CALL(call) (sse2::call)
+#endif
+
 namespace mesl::codec::detail {
 
 enum class Isa { scalar, sse2, avx2 };
