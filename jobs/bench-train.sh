@@ -64,9 +64,9 @@ def cell(values, fmt, unit=""):  # mean, and the range when there are several ro
 print("| model | cut | local, identity | MPI, identity | MPI / local | local, MS | MPI, MS | MS cost over MPI identity |")
 print("|---|---|---|---|---|---|---|---|")
 cuts = ["shallow", "medium", "deep"]
+rounds = sorted({rnd for runs in rate.values() for _, rnd in runs})
 for model, cut in sorted(rate, key=lambda k: (k[0], cuts.index(k[1]))):
     r = rate[(model, cut)]
-    rounds = sorted({rnd for _, rnd in r})
     series = {run: [r[(run, n)] for n in rounds] for run in ("local-identity", "mpi-identity", "local-ms", "mpi-ms")}
     ratio = [m / l for l, m in zip(series["local-identity"], series["mpi-identity"])]
     ms_cost = [(i / m - 1) * 100 for i, m in zip(series["mpi-identity"], series["mpi-ms"])]
