@@ -198,7 +198,9 @@ int bench(int argc, char** argv) {
       ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("isa", "Instruction set of the CPU kernels: avx2 | sse2 (default: the best the CPU has, or MESL_CODEC_ISA)",
        cxxopts::value<std::string>())
-      ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"));
+      ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"))
+      ("decode-streaming-bytes", "Decoders write outputs of at least this size with streaming stores "
+       "(0: every output, 9223372036854775807: none; default 16 MiB)", cxxopts::value<int64_t>());
   auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
   codec::CodecOptions fast_opts = codec_options(*args, CodecOptionNames{});
@@ -213,6 +215,8 @@ int bench(int argc, char** argv) {
              "--device ", device.str(), " needs a CUDA build of LibTorch and a GPU; use --device cpu");
   if (fast_opts.threads() > 0) at::set_num_threads(fast_opts.threads());
   if (args->count("isa")) codec::set_kernel_isa((*args)["isa"].as<std::string>());
+  if (args->count("decode-streaming-bytes"))
+    codec::set_decode_streaming_bytes((*args)["decode-streaming-bytes"].as<int64_t>());
 
   at::Generator gen = at::detail::createCPUGenerator((*args)["data-seed"].as<uint64_t>());
   at::Tensor x = at::empty(shape, at::kFloat);
@@ -247,6 +251,7 @@ int bench(int argc, char** argv) {
       .add("device", device.str())
       .add("threads", at::get_num_threads())
       .add("isa", codec::kernel_isa())
+      .add("decode_streaming_bytes", codec::decode_streaming_bytes())
       .add("rel_l2_error", rel_l2_error(x.cpu(), x_hat.cpu()))
       .add("copy_ms", copy_s * 1e3)
       .add("copy_gbps", 2 * input_gb / copy_s)  // read + write

@@ -85,6 +85,7 @@ void fast_encode_qu(EncodeJob& job, const float* x, uint8_t* body) {
 void fast_decode_qu(const Header& h, const Layout& l, const uint8_t* body, float* out, int threads) {
   const auto chunks = make_chunks(h.d, threads);
   const float mn = h.qu_min, range = h.qu_max - h.qu_min;
+  const bool stream = stream_output(h.d * 4);
   dispatch_bits(h.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
     const auto step = range / static_cast<float>((uint32_t{1} << B) - 1);
@@ -96,7 +97,7 @@ void fast_decode_qu(const Header& h, const Layout& l, const uint8_t* body, float
       int64_t done = 0;
       if constexpr (B <= 8) {
         const GroupTable<B> table(value_of);
-        for_each_group<B>(codes, len, [&](int64_t g, uint64_t w) { table.decode(w, o + 8 * g); });
+        write_groups<B>(codes, len, o, stream, [&](uint64_t w, float* v) { table.decode(w, v); });
         done = len / 8 * 8;
       }
       CodeReader<B> r(codes + done * B / 8, len - done);

@@ -1,4 +1,5 @@
-// The choice of instruction set for the fast kernels (internal/isa.h), and its public switch (codec.h).
+// How the fast kernels use the CPU, and the public switches for it (codec.h): the instruction set (internal/isa.h)
+// and the output size from which decoders stream their stores (internal/code_groups.h).
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -14,6 +15,9 @@ namespace {
 
 constexpr int kUnset = -1;
 std::atomic<int> chosen{kUnset};
+// 16 MiB: half of the last-level cache of this project's VMs, which the rest of a step's data shares. Decoding
+// qu b 2 streamed took 36-55% less time there at 1 thread, at 16 MiB and at 67 MB (docs/performance.md).
+std::atomic<int64_t> streaming_from{int64_t{16} << 20};
 
 const char* name_of(Isa isa) {
   switch (isa) {
@@ -60,6 +64,8 @@ Isa parse(const std::string& name, const char* where) {
 
 }  // namespace
 
+bool stream_output(int64_t bytes) { return bytes >= streaming_from.load(std::memory_order_relaxed); }
+
 Isa active_isa() {
   int isa = chosen.load(std::memory_order_relaxed);
   if (isa != kUnset) return static_cast<Isa>(isa);
@@ -82,6 +88,14 @@ std::vector<std::string> kernel_isas() {
 
 void set_kernel_isa(const std::string& name) {
   detail::chosen.store(static_cast<int>(detail::parse(name, "kernel instruction set ")), std::memory_order_relaxed);
+}
+
+int64_t decode_streaming_bytes() { return detail::streaming_from.load(std::memory_order_relaxed); }
+
+void set_decode_streaming_bytes(int64_t bytes) {
+  MESL_CHECK(bytes >= 0, ConfigError, "the decode streaming size must be >= 0 bytes (INT64_MAX: never stream), not ",
+             bytes);
+  detail::streaming_from.store(bytes, std::memory_order_relaxed);
 }
 
 }  // namespace mesl::codec

@@ -436,3 +436,30 @@ TEST_CASE("an instruction set the CPU or the build lacks is refused with a messa
   }
   CHECK(kernel_isa() == before);
 }
+
+TEST_CASE("streamed qu decoding gives the reference's tensors, and a negative streaming size is refused") {
+  // decode_streaming_bytes 0 sends every qu output through write_groups' non-temporal stores (whole tensors and
+  // their chunks are 16-byte aligned); the tails after the last whole group take plain stores.
+  const int64_t before = decode_streaming_bytes();
+  set_decode_streaming_bytes(0);
+  CHECK(decode_streaming_bytes() == 0);
+  std::vector<std::vector<int64_t>> shapes = test_shapes();
+  shapes.push_back({8, 64, 32, 32});
+  shapes.push_back({3, 100003});
+  uint64_t seed = 950;
+  for (const auto& shape : shapes) {
+    for (const char* dist : {"relu", "normal"}) {
+      const at::Tensor x = make_input(shape, dist, seed++);
+      for (int q : {1, 2, 3, 5, 8, 11}) {
+        CAPTURE(q);
+        CAPTURE(x.sizes());
+        const auto payload = Codec(CodecOptions(Method::qu).bits(q)).encode(x);
+        const at::Tensor expected = decode(payload, DecodeOptions().impl(Impl::reference));
+        for (int threads : {1, 2, 3}) REQUIRE(at::equal(decode(payload, DecodeOptions().threads(threads)), expected));
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(set_decode_streaming_bytes(-1), doctest::Contains(">= 0"), mesl::ConfigError);
+  CHECK(decode_streaming_bytes() == 0);
+  set_decode_streaming_bytes(before);
+}

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "internal/simd.h"
+
 namespace mesl::codec::detail {
 
 // Calls f(g, word) for each whole group g in the first n codes of a stream. Groups are read as one 8-byte load
@@ -26,6 +28,31 @@ inline void for_each_group(const uint8_t* codes, int64_t n, F&& f) {
     std::memcpy(&w, codes + g * B, B);
     f(g, w);
   }
+}
+
+// Decodes the whole groups of the first n codes of a stream into out[0, n / 8 * 8): fill(w, o) writes the 8 floats
+// of group word w at o. With `stream` (an output too large to stay cached: stream_output in isa.h) a group goes
+// through a local buffer and out with two non-temporal stores, which skip the read of each line that a plain
+// store makes first; where there is no SSE2, or `out` is not 16-byte aligned, plain stores write it.
+//
+// Only qu decodes through here. The sparse decoders overwrite kept positions after the table's values, one float
+// at a time; streamed, that made sp decoding 10-30% slower and ms no faster (docs/performance.md), so they keep
+// plain stores.
+template <int B, typename Fill>
+inline void write_groups(const uint8_t* codes, int64_t n, float* out, bool stream, Fill&& fill) {
+#if MESL_CODEC_SIMD
+  if (stream && reinterpret_cast<uintptr_t>(out) % 16 == 0) {
+    for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) {
+      alignas(16) float v[8];
+      fill(w, v);
+      _mm_stream_ps(out + 8 * g, _mm_load_ps(v));
+      _mm_stream_ps(out + 8 * g + 4, _mm_load_ps(v + 4));
+    });
+    _mm_sfence();  // streamed stores are weakly ordered: make them visible before the caller's chunk ends
+    return;
+  }
+#endif
+  for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) { fill(w, out + 8 * g); });
 }
 
 // Bit jB of the result is set where the low `width` bits of the code in bits [jB, jB + B) of w are all ones (for

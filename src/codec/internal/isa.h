@@ -7,6 +7,8 @@
 // and the OS support it, unless the environment variable MESL_CODEC_ISA names another (sse2, avx2); tests and
 // benchmarks switch with mesl::codec::set_kernel_isa. Both give identical bytes: every lane operation is exact or
 // the same IEEE float32 operation the scalar code does.
+#include <cstdint>
+
 #include "internal/simd.h"
 
 #if MESL_CODEC_SIMD && defined(__GNUC__) && !defined(__clang__)
@@ -30,5 +32,8 @@ enum class Isa { scalar, sse2, avx2 };
 
 // The instruction set in use (chosen once, then whatever set_kernel_isa last chose).
 Isa active_isa();
+
+// Whether a decoder writes an output of `bytes` bytes with streaming stores (write_groups in code_groups.h).
+bool stream_output(int64_t bytes);
 
 }  // namespace mesl::codec::detail
