@@ -199,7 +199,7 @@ int bench(int argc, char** argv) {
       ("isa", "Instruction set of the CPU kernels: avx2 | sse2 (default: the best the CPU has, or MESL_CODEC_ISA)",
        cxxopts::value<std::string>())
       ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"))
-      ("decode-streaming-bytes", "Decoders write outputs of at least this size with streaming stores "
+      ("decode-streaming-bytes", "The qu decoder writes outputs of at least this size with streaming stores "
        "(0: every output, 9223372036854775807: none; default 16 MiB)", cxxopts::value<int64_t>());
   auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
   if (!args) return 0;
@@ -215,8 +215,11 @@ int bench(int argc, char** argv) {
              "--device ", device.str(), " needs a CUDA build of LibTorch and a GPU; use --device cpu");
   if (fast_opts.threads() > 0) at::set_num_threads(fast_opts.threads());
   if (args->count("isa")) codec::set_kernel_isa((*args)["isa"].as<std::string>());
-  if (args->count("decode-streaming-bytes"))
-    codec::set_decode_streaming_bytes((*args)["decode-streaming-bytes"].as<int64_t>());
+  if (args->count("decode-streaming-bytes")) {
+    const auto bytes = (*args)["decode-streaming-bytes"].as<int64_t>();
+    MESL_CHECK(bytes >= 0, ConfigError, "--decode-streaming-bytes must be >= 0 (0 streams every output)");
+    codec::set_decode_streaming_bytes(bytes);
+  }
 
   at::Generator gen = at::detail::createCPUGenerator((*args)["data-seed"].as<uint64_t>());
   at::Tensor x = at::empty(shape, at::kFloat);

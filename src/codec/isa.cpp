@@ -1,5 +1,5 @@
 // How the fast kernels use the CPU, and the public switches for it (codec.h): the instruction set (internal/isa.h)
-// and the output size from which decoders stream their stores (internal/code_groups.h).
+// and the output size from which the qu decoder streams its stores (internal/code_groups.h).
 #include <atomic>
 #include <cstdlib>
 #include <string>

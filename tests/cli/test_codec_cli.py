@@ -133,6 +133,14 @@ class CodecCli(unittest.TestCase):
             self.assertIn(key, r)
         self.assertTrue(r["identical"])
         self.assertEqual(r["d"], 8 * 16 * 16 * 16)
+        self.assertEqual(r["decode_streaming_bytes"], 16 << 20)
+
+    def test_bench_with_streamed_qu_decoding_still_matches_the_reference(self):
+        p = mesl("codec", "bench", "--method", "qu", "--bits", "3", "--shape", "8,16,16,16", "--repeat", "2",
+                 "--decode-streaming-bytes", "0")
+        r = json.loads(p.stdout)
+        self.assertEqual(r["decode_streaming_bytes"], 0)
+        self.assertTrue(r["identical"])
 
     def test_bad_usage_is_one_line_and_exit_2(self):
         cases = [
@@ -145,6 +153,8 @@ class CodecCli(unittest.TestCase):
             (["codec", "bench", "--method", "rt", "--keep", "0.1", "--alpha", "2"], "--alpha"),
             (["codec", "plan", "--bpe", "2.32", "--shape", "4,x"], "--shape"),
             (["codec", "bench", "--frobnicate"], "frobnicate"),
+            (["codec", "bench", "--method", "qu", "--bits", "2", "--decode-streaming-bytes", "-1"],
+             "--decode-streaming-bytes must be >= 0"),
             (["codec", "shrink"], "unknown codec action"),
         ]
         for args, text in cases:
