@@ -75,8 +75,8 @@ void set_kernel_isa(const std::string& name);
 // The fast CPU qu decoder writes an output of at least decode_streaming_bytes() bytes (16 MiB by default) with
 // non-temporal stores on x86-64: a tensor that size does not stay in the cache for its consumer anyway, and the
 // stores skip the read of every cache line that a plain store makes first (docs/performance.md: 40-55% off qu
-// decoding). Only the speed differs. set_decode_streaming_bytes switches the whole process (benchmarks, tests):
-// 0 streams every output, INT64_MAX none; a negative value throws ConfigError.
+// decoding at 67 MB). Only the speed differs. set_decode_streaming_bytes switches the whole process (benchmarks,
+// tests): 0 streams every output, INT64_MAX none; a negative value throws ConfigError.
 int64_t decode_streaming_bytes();
 void set_decode_streaming_bytes(int64_t bytes);
 
