@@ -12,6 +12,7 @@
 
 #include <sched.h>
 
+#include "bell.h"
 #include "mpi_call.h"
 #include "wait.h"
 
@@ -159,7 +160,7 @@ class MpiTransport final : public Transport {
   void poll(Done&& done, const Deadline& deadline, TimeoutText&& timeout_text, detail::Backoff& backoff);
   template <typename Done, typename TimeoutText>
   void poll(Done&& done, const Deadline& deadline, TimeoutText&& timeout_text) {
-    detail::Backoff backoff;
+    detail::Backoff backoff({}, bells_.mine());
     poll(std::forward<Done>(done), deadline, std::forward<TimeoutText>(timeout_text), backoff);
   }
   // The hurry signal of a large message: the receiver sends it when it starts taking the message, the sender
@@ -186,9 +187,10 @@ class MpiTransport final : public Transport {
   size_t max_piece_ = INT_MAX;
   std::optional<std::string> aborted_;  // the AbortedError text, once an abort has arrived
   detail::WaitHistory wait_history_;    // how long receives of each (source, tag) set waited lately
+  detail::NodeBells bells_;             // wake-ups from the ranks on this node (bell.h)
 };
 
-MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD) {
+MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD), bells_(data_.get()) {
   MPI_Comm comm = data_.get();
   mpi_check(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
   mpi_check(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
@@ -246,6 +248,7 @@ void MpiTransport::throw_if_aborted() {
 template <typename Done, typename TimeoutText>
 void MpiTransport::poll(Done&& done, const Deadline& deadline, TimeoutText&& timeout_text, detail::Backoff& backoff) {
   for (;;) {
+    backoff.arm();
     throw_if_aborted();
     if (done()) return;
     if (deadline.passed()) throw TimeoutError(timeout_text());
@@ -277,8 +280,9 @@ void MpiTransport::send_framed(MPI_Comm comm, int dest, int tag, const uint8_t* 
     offset += piece;
     if (piece < max_piece_) break;
   }
+  bells_.ring(dest);
   bool hurried = false;
-  detail::Backoff backoff;
+  detail::Backoff backoff({}, bells_.mine());
   try {
     poll(
         [&] {
@@ -319,7 +323,7 @@ Message MpiTransport::receive(MPI_Comm comm, const Patterns& patterns, const Dea
   std::vector<int> key{comm == data_.get() ? 0 : 1};
   for (const auto& [source, tag] : patterns) key.insert(key.end(), {source, tag});
   const auto began = detail::Clock::now();
-  detail::Backoff backoff(wait_history_.plan(key));
+  detail::Backoff backoff(wait_history_.plan(key), bells_.mine());
   poll(
       [&] {
         for (const auto& [source, tag] : patterns)
@@ -357,7 +361,7 @@ void MpiTransport::receive_piece(MPI_Comm comm, Message& into, int count, const 
   mpi_check(MPI_Irecv(into.data.data() + offset, count, MPI_BYTE, into.source, into.tag, comm, &request),
             "MPI_Irecv from rank ", into.source);
   // The sender is active now (or told to be), so the transfer is short: poll at the fast pace.
-  detail::Backoff backoff;
+  detail::Backoff backoff({}, bells_.mine());
   if (count >= static_cast<int>(kHurryBytes)) backoff.hurry(spin_transfers_);
   try {
     poll(
@@ -367,6 +371,8 @@ void MpiTransport::receive_piece(MPI_Comm comm, Message& into, int count, const 
           return flag != 0;
         },
         deadline, timeout_text, backoff);
+    // The sender of a large message waits for it to be taken whole: tell it that it has been.
+    if (count >= static_cast<int>(kHurryBytes)) bells_.ring(into.source);
   } catch (...) {
     std::vector<MPI_Request> pending{request};
     abandon(pending);
@@ -381,6 +387,7 @@ void MpiTransport::hurry_sender(int sender) {
   MPI_Request request = MPI_REQUEST_NULL;
   if (MPI_Isend(nullptr, 0, MPI_BYTE, sender, kHurryTag, control_.get(), &request) == MPI_SUCCESS)
     MPI_Request_free(&request);
+  bells_.ring(sender);
 }
 
 bool MpiTransport::take_hurry(int receiver) {
@@ -446,6 +453,7 @@ void MpiTransport::abort_all(const std::string& reason) {
         MPI_SUCCESS)
       requests.push_back(request);
   }
+  bells_.ring_all();
   const Deadline deadline{Timeout{kAbortGraceSeconds}};
   detail::Backoff backoff;
   for (;;) {

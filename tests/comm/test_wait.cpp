@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "wait.h"
 
@@ -72,4 +73,55 @@ TEST_CASE("a planned sleep ends at the deadline") {
   backoff.sleep(deadline);
   CHECK(Clock::now() - began < std::chrono::seconds{2});  // not the 5 s of the head
   CHECK(deadline.passed());
+}
+
+// Bells (src/comm/bell.h) end a sleep early when rung. Every sleep here is given 10 s, so a ring that does not
+// wake the sleeper fails the test by its time (the 5 s bound), not by a flaky margin.
+TEST_CASE("a ring wakes a rank sleeping on its bell, and a ring before the sleep ends it at once") {
+  using Clock = std::chrono::steady_clock;
+  const auto elapsed_s = [](Clock::time_point since) {
+    return std::chrono::duration<double>(Clock::now() - since).count();
+  };
+  Bell bell;
+
+  SUBCASE("rung while asleep") {
+    const uint32_t before = seen(bell);
+    const auto t0 = Clock::now();
+    std::thread ringer([&] {
+      // Ring only once the sleeper is on the bell, so that the futex wake itself is what is tested.
+      while (bell.sleepers.load() == 0) std::this_thread::sleep_for(microseconds{100});
+      ring(bell);
+    });
+    sleep_on(bell, before, t0 + std::chrono::seconds{10});
+    ringer.join();
+    CHECK(elapsed_s(t0) < 5.0);
+    CHECK(seen(bell) == before + 1);
+    CHECK(bell.sleepers.load() == 0);
+  }
+  SUBCASE("rung between the poll and the sleep") {
+    const uint32_t before = seen(bell);
+    ring(bell);  // nobody sleeps: no system call, only the count moves
+    const auto t0 = Clock::now();
+    sleep_on(bell, before, t0 + std::chrono::seconds{10});
+    CHECK(elapsed_s(t0) < 5.0);
+  }
+  SUBCASE("not rung: the sleep lasts until its time") {
+    const auto t0 = Clock::now();
+    sleep_on(bell, seen(bell), t0 + milliseconds{50});
+    CHECK(elapsed_s(t0) >= 0.050);
+  }
+  SUBCASE("a Backoff with a bell wakes from a planned long sleep") {
+    WaitPlan plan;
+    plan.head = std::chrono::duration_cast<microseconds>(std::chrono::seconds{10});
+    Backoff backoff(plan, &bell);
+    backoff.arm();
+    std::thread ringer([&] {
+      while (bell.sleepers.load() == 0) std::this_thread::sleep_for(microseconds{100});
+      ring(bell);
+    });
+    const auto t0 = Clock::now();
+    backoff.sleep(Deadline{std::nullopt});
+    ringer.join();
+    CHECK(elapsed_s(t0) < 5.0);
+  }
 }
