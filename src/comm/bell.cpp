@@ -1,9 +1,8 @@
 #include "bell.h"
 
-#include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <string>
 #include <thread>
@@ -63,15 +62,15 @@ void ring(Bell& bell) {
 #endif
 }
 
-NodeBells::NodeBells(MPI_Comm comm) {
+NodeBells::NodeBells(MPI_Comm comm, MPI_Comm node) {
   int size = 0;
   int rank = 0;
   MPI_Comm_size(comm, &size);
   MPI_Comm_rank(comm, &rank);
   by_rank_.assign(static_cast<size_t>(size), nullptr);
-#if defined(__linux__)
-  MPI_Comm node = MPI_COMM_NULL;
-  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return;
+#if !defined(__linux__)
+  (void)node;
+#else
   int node_size = 0;
   int node_rank = 0;
   MPI_Comm_size(node, &node_size);
@@ -104,7 +103,6 @@ NodeBells::NodeBells(MPI_Comm comm) {
   int all_mapped = 0;
   MPI_Allreduce(&mapped, &all_mapped, 1, MPI_INT, MPI_MIN, node);
   if (node_rank == 0 && name[0] != '\0') shm_unlink(name);
-  MPI_Comm_free(&node);
   if (!all_mapped) {
     if (base_ != nullptr) munmap(base_, bytes_);
     base_ = nullptr;

@@ -37,11 +37,12 @@ void ring(Bell& bell);
 
 // The bells of the ranks on this node, in a POSIX shared-memory segment that exists only while the ranks map
 // it (its name is removed as soon as every rank has opened it, so a crashed job leaves nothing in /dev/shm).
-// Collective over `comm` (every rank constructs it). Where a node cannot share memory, or MESL_MPI_BELLS=0,
-// its ranks go without bells: mine() is null, ring() does nothing, and waits sleep as before.
+// Collective over `comm` (every rank constructs it); `node` holds the ranks of `comm` on this node (the caller's
+// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), which it may free afterwards). Where a node cannot share memory, or
+// MESL_MPI_BELLS=0, its ranks go without bells: mine() is null, ring() does nothing, and waits sleep as before.
 class NodeBells {
  public:
-  explicit NodeBells(MPI_Comm comm);
+  NodeBells(MPI_Comm comm, MPI_Comm node);
   ~NodeBells();
   NodeBells(const NodeBells&) = delete;
   NodeBells& operator=(const NodeBells&) = delete;

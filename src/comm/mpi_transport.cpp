@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <optional>
 
 #include <sched.h>
 
@@ -160,7 +161,7 @@ class MpiTransport final : public Transport {
   void poll(Done&& done, const Deadline& deadline, TimeoutText&& timeout_text, detail::Backoff& backoff);
   template <typename Done, typename TimeoutText>
   void poll(Done&& done, const Deadline& deadline, TimeoutText&& timeout_text) {
-    detail::Backoff backoff({}, bells_.mine());
+    detail::Backoff backoff({}, bells_->mine());
     poll(std::forward<Done>(done), deadline, std::forward<TimeoutText>(timeout_text), backoff);
   }
   // The hurry signal of a large message: the receiver sends it when it starts taking the message, the sender
@@ -187,10 +188,10 @@ class MpiTransport final : public Transport {
   size_t max_piece_ = INT_MAX;
   std::optional<std::string> aborted_;  // the AbortedError text, once an abort has arrived
   detail::WaitHistory wait_history_;    // how long receives of each (source, tag) set waited lately
-  detail::NodeBells bells_;             // wake-ups from the ranks on this node (bell.h)
+  std::optional<detail::NodeBells> bells_;  // wake-ups from the ranks on this node (bell.h); set up by the constructor
 };
 
-MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD), bells_(data_.get()) {
+MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD) {
   MPI_Comm comm = data_.get();
   mpi_check(MPI_Comm_rank(comm, &rank_), "MPI_Comm_rank");
   mpi_check(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
@@ -199,6 +200,7 @@ MpiTransport::MpiTransport() : data_(checked_world()), control_(MPI_COMM_WORLD),
   mpi_check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
   const int rc_rank = MPI_Comm_rank(node, &local_rank_);
   const int rc_size = MPI_Comm_size(node, &local_size_);
+  bells_.emplace(comm, node);
   MPI_Comm_free(&node);
   mpi_check(rc_rank, "MPI_Comm_rank on the node communicator");
   mpi_check(rc_size, "MPI_Comm_size on the node communicator");
@@ -280,9 +282,9 @@ void MpiTransport::send_framed(MPI_Comm comm, int dest, int tag, const uint8_t* 
     offset += piece;
     if (piece < max_piece_) break;
   }
-  bells_.ring(dest);
+  bells_->ring(dest);
   bool hurried = false;
-  detail::Backoff backoff({}, bells_.mine());
+  detail::Backoff backoff({}, bells_->mine());
   try {
     poll(
         [&] {
@@ -323,7 +325,7 @@ Message MpiTransport::receive(MPI_Comm comm, const Patterns& patterns, const Dea
   std::vector<int> key{comm == data_.get() ? 0 : 1};
   for (const auto& [source, tag] : patterns) key.insert(key.end(), {source, tag});
   const auto began = detail::Clock::now();
-  detail::Backoff backoff(wait_history_.plan(key), bells_.mine());
+  detail::Backoff backoff(wait_history_.plan(key), bells_->mine());
   poll(
       [&] {
         for (const auto& [source, tag] : patterns)
@@ -361,8 +363,9 @@ void MpiTransport::receive_piece(MPI_Comm comm, Message& into, int count, const 
   mpi_check(MPI_Irecv(into.data.data() + offset, count, MPI_BYTE, into.source, into.tag, comm, &request),
             "MPI_Irecv from rank ", into.source);
   // The sender is active now (or told to be), so the transfer is short: poll at the fast pace.
-  detail::Backoff backoff({}, bells_.mine());
-  if (count >= static_cast<int>(kHurryBytes)) backoff.hurry(spin_transfers_);
+  detail::Backoff backoff({}, bells_->mine());
+  const bool large = count >= static_cast<int>(kHurryBytes);
+  if (large) backoff.hurry(spin_transfers_);
   try {
     poll(
         [&] {
@@ -372,7 +375,7 @@ void MpiTransport::receive_piece(MPI_Comm comm, Message& into, int count, const 
         },
         deadline, timeout_text, backoff);
     // The sender of a large message waits for it to be taken whole: tell it that it has been.
-    if (count >= static_cast<int>(kHurryBytes)) bells_.ring(into.source);
+    if (large) bells_->ring(into.source);
   } catch (...) {
     std::vector<MPI_Request> pending{request};
     abandon(pending);
@@ -387,7 +390,7 @@ void MpiTransport::hurry_sender(int sender) {
   MPI_Request request = MPI_REQUEST_NULL;
   if (MPI_Isend(nullptr, 0, MPI_BYTE, sender, kHurryTag, control_.get(), &request) == MPI_SUCCESS)
     MPI_Request_free(&request);
-  bells_.ring(sender);
+  bells_->ring(sender);
 }
 
 bool MpiTransport::take_hurry(int receiver) {
@@ -453,7 +456,7 @@ void MpiTransport::abort_all(const std::string& reason) {
         MPI_SUCCESS)
       requests.push_back(request);
   }
-  bells_.ring_all();
+  bells_->ring_all();
   const Deadline deadline{Timeout{kAbortGraceSeconds}};
   detail::Backoff backoff;
   for (;;) {

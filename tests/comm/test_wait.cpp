@@ -77,8 +77,19 @@ TEST_CASE("a planned sleep ends at the deadline") {
 
 // Bells (src/comm/bell.h) end a sleep early when rung. Every sleep here is given 10 s, so a ring that does not
 // wake the sleeper fails the test by its time (the 5 s bound), not by a flaky margin.
+namespace {
+
+// A thread that rings `bell` once someone sleeps on it, so that the futex wake itself is what is tested.
+std::thread ring_once_asleep(Bell& bell) {
+  return std::thread([&bell] {
+    while (bell.sleepers.load() == 0) std::this_thread::sleep_for(microseconds{100});
+    ring(bell);
+  });
+}
+
+}  // namespace
+
 TEST_CASE("a ring wakes a rank sleeping on its bell, and a ring before the sleep ends it at once") {
-  using Clock = std::chrono::steady_clock;
   const auto elapsed_s = [](Clock::time_point since) {
     return std::chrono::duration<double>(Clock::now() - since).count();
   };
@@ -87,11 +98,7 @@ TEST_CASE("a ring wakes a rank sleeping on its bell, and a ring before the sleep
   SUBCASE("rung while asleep") {
     const uint32_t before = seen(bell);
     const auto t0 = Clock::now();
-    std::thread ringer([&] {
-      // Ring only once the sleeper is on the bell, so that the futex wake itself is what is tested.
-      while (bell.sleepers.load() == 0) std::this_thread::sleep_for(microseconds{100});
-      ring(bell);
-    });
+    std::thread ringer = ring_once_asleep(bell);
     sleep_on(bell, before, t0 + std::chrono::seconds{10});
     ringer.join();
     CHECK(elapsed_s(t0) < 5.0);
@@ -115,10 +122,7 @@ TEST_CASE("a ring wakes a rank sleeping on its bell, and a ring before the sleep
     plan.head = std::chrono::duration_cast<microseconds>(std::chrono::seconds{10});
     Backoff backoff(plan, &bell);
     backoff.arm();
-    std::thread ringer([&] {
-      while (bell.sleepers.load() == 0) std::this_thread::sleep_for(microseconds{100});
-      ring(bell);
-    });
+    std::thread ringer = ring_once_asleep(bell);
     const auto t0 = Clock::now();
     backoff.sleep(Deadline{std::nullopt});
     ringer.join();
