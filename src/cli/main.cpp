@@ -1,7 +1,6 @@
 // The `mesl` executable: dispatches to a subcommand and turns every failure into one line on stderr and an exit
 // code (2: bad usage or configuration; 1: anything else), never a raw exception trace.
 #include <c10/util/Exception.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -26,35 +25,9 @@ const char* kUsage =
     "  errors   compression error of every codec on real cut-layer activations\n"
     "  version  print the version\n";
 
-// The number of ranks the launcher starts on this node, from its environment (before MPI_Init): Open MPI's mpirun,
-// MPICH/Hydra, or Slurm's srun (tasks of the step over its nodes). 1 when unknown.
-long ranks_on_this_node() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
-    if (const char* v = std::getenv(name)) return std::strtol(v, nullptr, 10);
-  const char* tasks = std::getenv("SLURM_STEP_NUM_TASKS");
-  const char* nodes = std::getenv("SLURM_STEP_NUM_NODES");
-  if (tasks != nullptr && nodes != nullptr) {
-    const long t = std::strtol(tasks, nullptr, 10), n = std::strtol(nodes, nullptr, 10);
-    return n > 0 ? (t + n - 1) / n : 1;
-  }
-  return 1;
-}
-
-// OpenMP worker threads spin for a while after each parallel region. With several ranks on a node they steal the
-// cores from the rank that computes next: two ranks on two cores trained the CNN 3.3x slower than with passive
-// waiting (docs/performance.md). libgomp reads OMP_WAIT_POLICY when it is loaded, before main(), so when the
-// launcher starts several ranks here and the user has not chosen a policy, mesl sets PASSIVE and runs itself
-// again (same pid, before MPI is initialised). One process alone keeps the default: spinning is 12% faster there.
-void passive_openmp_when_sharing(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || ranks_on_this_node() <= 1) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default policy
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  passive_openmp_when_sharing(argv);
   mesl::keep_freed_memory();
   mesl::install_heap_allocator();
   if (argc < 2) {

@@ -3,8 +3,10 @@
 // every other rank (which print why they stop) and ends the job, so no rank is left waiting.
 #include <unistd.h>
 
+#include <cerrno>  // program_invocation_name
 #include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "cli_util.h"
 #include "commands.h"
@@ -12,6 +14,7 @@
 #include "mesl/data/dataset.h"
 #include "mesl/error.h"
 #include "mesl/models/model.h"
+#include "mesl/train/openmp_waits.h"
 #include "mesl/train/run.h"
 #include "mesl/train/signals.h"
 #include "train_options.h"
@@ -51,6 +54,12 @@ int train_command(int argc, char** argv) {
     if (env_rank > 0) return 0;
     throw;
   }
+  // How idle OpenMP threads wait depends on the ranks sharing this node (openmp_waits.h); libgomp reads that when
+  // it is loaded, so this may run the program again, from the start, with the settings in its environment.
+  std::vector<char*> command_line{program_invocation_name};
+  command_line.insert(command_line.end(), argv, argv + argc);
+  command_line.push_back(nullptr);
+  train::apply_openmp_wait_settings(config, command_line.data());
   if (!under_launcher()) return train::run_training(config, nullptr);
 
   comm::MpiSession session(&argc, &argv);

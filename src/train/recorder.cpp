@@ -1,6 +1,8 @@
 #include "recorder.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <utility>
 
 #include "mesl/codec/codec.h"
 #include "mesl/version.h"
@@ -22,6 +24,12 @@ metrics::RunAttributes attributes(const RunContext& ctx, const std::vector<std::
   a.strings["dataset"] = c.dataset;
   a.strings["topology"] = to_string(c.topology);
   a.strings["partition"] = c.partition;
+  // How OpenMP's idle threads waited (openmp_waits.h): part of what a timing measured.
+  for (const auto& [attribute, variable] : {std::pair{"omp_wait_policy", "OMP_WAIT_POLICY"},
+                                            std::pair{"gomp_spincount", "GOMP_SPINCOUNT"}}) {
+    const char* value = std::getenv(variable);
+    a.strings[attribute] = value != nullptr ? value : "";
+  }
   const auto& presets = models::model_info(c.model).presets;
   std::string preset;
   for (const auto& [name, layer] : presets)

@@ -26,10 +26,11 @@ def scratch(name):
     return d
 
 
-def mpirun(ranks, args, timeout=240):
-    """Runs mesl train on `ranks` ranks; returns the CompletedProcess (never raises on a non-zero exit)."""
+def mpirun(ranks, args, timeout=240, env=None):
+    """Runs mesl train on `ranks` ranks; returns the CompletedProcess (never raises on a non-zero exit). `env`
+    replaces the environment of mpirun (and so of the ranks)."""
     cmd = MPIEXEC + ["-n", str(ranks), MESL, "train"] + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def local(args, timeout=240):

@@ -85,6 +85,38 @@ class Topologies(unittest.TestCase):
         np.testing.assert_array_equal(loc["steps"]["fwd_bytes"], seq["steps"]["fwd_bytes"])
 
 
+class OpenmpWaits(unittest.TestCase):
+    """With several ranks on a node mesl chooses how idle OpenMP threads wait (openmp_waits.h) and runs itself
+    again so that libgomp sees it; the metrics file records what the ranks ran with."""
+
+    def waits(self, ranks, args, **env_changes):
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        env.update(env_changes)
+        out = os.path.join(scratch("omp"), "run.h5")
+        tiny = list(SMALL)
+        for option, value in [("--epochs", "1"), ("--synthetic-train", "128")] + list(zip(args[::2], args[1::2])):
+            if option in tiny:
+                tiny[tiny.index(option) + 1] = value
+            else:
+                tiny += [option, value]
+        p = mpirun(ranks, tiny + ["--output", out], env=env)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        attrs = read_run(out)["attrs"]
+        return attrs["omp_wait_policy"], attrs["gomp_spincount"]
+
+    def test_sequential_spins_briefly(self):
+        # The server and the client take turns, and 1 thread each fits any machine's cores.
+        self.assertEqual(self.waits(2, ["--topology", "sequential"]), ("PASSIVE", "10000"))
+
+    def test_splitfed_without_cores_to_spare_does_not_spin(self):
+        # Three ranks computing at once with a thread per core each: no core left for a spinning thread.
+        threads = str(os.cpu_count())
+        self.assertEqual(self.waits(3, ["--topology", "sflv1", "--threads", threads]), ("PASSIVE", ""))
+
+    def test_the_users_policy_stands(self):
+        self.assertEqual(self.waits(2, ["--topology", "sequential"], OMP_WAIT_POLICY="ACTIVE"), ("ACTIVE", ""))
+
+
 class BadOptions(unittest.TestCase):
     def expect_failure(self, ranks, args, text, code=2):
         p = mpirun(ranks, SMALL + args + ["--output", os.path.join(scratch("bad"), "x.h5")], timeout=120)
