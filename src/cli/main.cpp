@@ -2,7 +2,6 @@
 // code (2: bad usage or configuration; 1: anything else), never a raw exception trace.
 #include <c10/util/Exception.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>

@@ -8,6 +8,10 @@
 
 namespace mesl::train {
 
+int threads_per_rank(int configured, int cores, int ranks_on_node) {
+  return configured > 0 ? configured : std::max(1, cores / std::max(1, ranks_on_node));
+}
+
 std::vector<std::pair<std::string, std::string>> openmp_wait_settings(const OpenmpWaitFacts& facts) {
   // One rank alone keeps libgomp's default (a long spin): nobody else needs its cores. A user's policy stands,
   // and so does the spin that goes with it.
@@ -15,7 +19,7 @@ std::vector<std::pair<std::string, std::string>> openmp_wait_settings(const Open
   std::vector<std::pair<std::string, std::string>> settings{{"OMP_WAIT_POLICY", "PASSIVE"}};
   if (facts.spincount_set) return settings;
   const int cores = std::max(1, facts.cores);
-  const int threads = facts.threads > 0 ? facts.threads : std::max(1, cores / facts.ranks_on_node);
+  const int threads = threads_per_rank(facts.threads, cores, facts.ranks_on_node);
   // In sequential split learning the server and one client take turns: one rank computes at a time. In SplitFed
   // every client computes at once.
   const int computing = facts.topology == Topology::sequential ? 1 : facts.ranks_on_node;

@@ -13,6 +13,7 @@
 #include "mesl/codec/codec.h"
 #include "recorder.h"
 #include "resume.h"
+#include "mesl/train/openmp_waits.h"
 #include "mesl/train/signals.h"
 
 namespace mesl::train {
@@ -88,7 +89,7 @@ int run_training(const TrainConfig& config, comm::Transport* transport) {
   const int local_ranks = transport ? std::max(1, transport->local_size()) : 1;
   // Intra-op threads: the node's cores shared among the ranks on it, unless --threads says otherwise.
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(config.threads > 0 ? config.threads : std::max(1, cores / local_ranks));
+  at::set_num_threads(threads_per_rank(config.threads, cores, local_ranks));
   install_stop_handlers();
 
   RunContext ctx;

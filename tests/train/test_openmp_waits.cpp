@@ -56,6 +56,13 @@ TEST_CASE("SplitFed spins only where every rank's threads have cores") {
   CHECK(settings(facts(5, 2, 0, Topology::sflv2)) == kPassive);
 }
 
+TEST_CASE("a rank's threads: --threads, or the node's cores shared among its ranks") {
+  CHECK(threads_per_rank(3, 2, 5) == 3);
+  CHECK(threads_per_rank(0, 16, 5) == 3);
+  CHECK(threads_per_rank(0, 2, 5) == 1);  // never 0
+  CHECK(threads_per_rank(0, 8, 0) == 8);  // an unknown rank count counts as one rank
+}
+
 TEST_CASE("the user's OpenMP settings stand") {
   OpenmpWaitFacts f = facts(2, 2, 1, Topology::sequential);
   f.policy_set = true;

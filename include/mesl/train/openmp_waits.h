@@ -29,6 +29,9 @@ struct OpenmpWaitFacts {
   bool spincount_set = false;  // GOMP_SPINCOUNT is in the environment
 };
 
+// Intra-op threads of a rank: `configured` (--threads) if positive, else the node's cores shared among its ranks.
+int threads_per_rank(int configured, int cores, int ranks_on_node);
+
 // The environment variables to set, as (name, value) pairs; empty when the defaults stand.
 std::vector<std::pair<std::string, std::string>> openmp_wait_settings(const OpenmpWaitFacts& facts);
 
