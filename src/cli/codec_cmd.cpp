@@ -28,12 +28,6 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // Largest payload file `mesl codec decode` reads: what a tensor at the decoder's element limit can need.
 constexpr size_t kMaxPayloadFile = (size_t{1} << 28) * 8 + 4096;
 
-double rel_l2_error(const at::Tensor& x, const at::Tensor& x_hat) {
-  const double norm = x.to(at::kDouble).norm().item<double>();
-  const double err = (x.to(at::kDouble) - x_hat.to(at::kDouble)).norm().item<double>();
-  return norm > 0 ? err / norm : err;
-}
-
 at::Tensor read_input(const std::string& path, const std::string& dataset) {
   h5::SilenceErrors quiet;
   const h5::File file(path, h5::Mode::read_only);
@@ -90,7 +84,7 @@ int roundtrip(int argc, char** argv) {
   t0 = Clock::now();
   const at::Tensor x_hat = codec::decode(payload, codec::DecodeOptions().impl(c.options().impl()));
   const double decode_s = seconds_since(t0);
-  const double error = rel_l2_error(x, x_hat);
+  const double error = codec::relative_error(x, x_hat);
 
   out.write_tensor("x_hat", x_hat.to(at::kFloat));
   out.write_bytes("payload", payload);
@@ -255,7 +249,7 @@ int bench(int argc, char** argv) {
       .add("threads", at::get_num_threads())
       .add("isa", codec::kernel_isa())
       .add("decode_streaming_bytes", codec::decode_streaming_bytes())
-      .add("rel_l2_error", rel_l2_error(x.cpu(), x_hat.cpu()))
+      .add("rel_l2_error", codec::relative_error(x.cpu(), x_hat.cpu()))
       .add("copy_ms", copy_s * 1e3)
       .add("copy_gbps", 2 * input_gb / copy_s)  // read + write
       .add("encode_ms", encode_s * 1e3)

@@ -104,8 +104,7 @@ int errors_command(int argc, char** argv) {
       for (const auto& x : acts.tensors) {
         const auto payload = c.encode(x);
         const at::Tensor x_hat = codec::decode(payload);
-        const double norm = x.norm().item<double>();
-        const double e = norm > 0 ? (x - x_hat).norm().item<double>() / norm : 0.0;
+        const double e = codec::relative_error(x, x_hat);
         sum += e;
         sum_sq += e * e;
         bytes += static_cast<double>(payload.size());

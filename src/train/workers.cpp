@@ -11,12 +11,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-double rel_error(const at::Tensor& x, const at::Tensor& x_hat) {
-  const double norm = x.norm().item<double>();
-  const double err = (x - x_hat.to(x.device(), x.scalar_type())).norm().item<double>();
-  return norm > 0 ? err / norm : err;
-}
-
 std::vector<int32_t> labels_of(const at::Tensor& labels) {
   const at::Tensor l = labels.to(at::kInt).contiguous();
   return std::vector<int32_t>(l.data_ptr<int32_t>(), l.data_ptr<int32_t>() + l.numel());
@@ -132,8 +126,8 @@ ClientWorker::Forward ClientWorker::forward(int64_t epoch, int64_t round) {
   f.header.batch_size = b.labels.size(0);
   f.header.labels = labels_of(b.labels);
   // The compression error as the server will see it (0 without decoding for the lossless identity codec).
-  f.header.rel_error =
-      codec_.options().method() == codec::Method::identity ? 0.0 : rel_error(act.detach(), codec::decode(f.payload));
+  const bool lossless = codec_.options().method() == codec::Method::identity;
+  f.header.rel_error = lossless ? 0.0 : codec::relative_error(act.detach(), codec::decode(f.payload));
   return f;
 }
 

@@ -80,4 +80,11 @@ void set_kernel_isa(const std::string& name);
 int64_t decode_streaming_bytes();
 void set_decode_streaming_bytes(int64_t bytes);
 
+// The relative L2 compression error ||x - x_hat|| / ||x|| (||x - x_hat|| where x is all zero; 0 for empty tensors),
+// what `mesl train` records for every step and `mesl codec` reports. For float32 tensors on the CPU it is one
+// parallel pass over both (float differences and block sums, added up in double in a fixed order, so the result
+// does not depend on the thread count); other dtypes and devices compute it in double with LibTorch ops. Throws
+// CodecError when the shapes differ.
+double relative_error(const at::Tensor& x, const at::Tensor& x_hat);
+
 }  // namespace mesl::codec

@@ -1,0 +1,83 @@
+// codec::relative_error. Training records it for every step, so it should cost little next to the codec itself:
+// LibTorch's x.norm() and (x - x_hat).norm() read x twice and write and read a difference tensor (about 0.2 ms for
+// the small CNN's 401,408-element cut at 2 threads); the fused pass below reads each input once (about 0.05 ms).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "mesl/codec/codec.h"
+#include "mesl/error.h"
+
+namespace mesl::codec {
+namespace {
+
+struct SquaredSums {
+  double err = 0;  // sum of (x - x_hat)^2
+  double ref = 0;  // sum of x^2
+};
+
+// Float sums over short runs vectorize (omp simd may reorder a float reduction; plain code may not) and lose
+// nothing that matters: each lane adds up 512 / width terms before the run's sum goes into double.
+constexpr int64_t kRun = 512;
+// Fixed blocks, not per-thread chunks, so that the order of the double additions is the same for any thread count.
+constexpr int64_t kBlock = 64 * kRun;
+
+SquaredSums block_sums(const float* x, const float* y, int64_t n) {
+  SquaredSums s;
+  int64_t i = 0;
+  for (; i + kRun <= n; i += kRun) {
+    float err = 0, ref = 0;
+#pragma omp simd reduction(+ : err, ref)
+    for (int64_t j = i; j < i + kRun; ++j) {
+      const float d = x[j] - y[j];
+      err += d * d;
+      ref += x[j] * x[j];
+    }
+    s.err += err;
+    s.ref += ref;
+  }
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - static_cast<double>(y[i]);
+    s.err += d * d;
+    s.ref += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  }
+  return s;
+}
+
+double ratio(double err, double ref) { return ref > 0 ? err / ref : err; }
+
+}  // namespace
+
+double relative_error(const at::Tensor& x, const at::Tensor& x_hat) {
+  MESL_CHECK(x.sizes() == x_hat.sizes(), CodecError, "relative_error needs tensors of one shape; got ", x.sizes(),
+             " and ", x_hat.sizes());
+  const bool fused = x.scalar_type() == at::kFloat && x_hat.scalar_type() == at::kFloat && x.device().is_cpu() &&
+                     x_hat.device().is_cpu();
+  if (!fused) {
+    const at::Tensor a = x.to(at::kDouble), b = x_hat.to(a.device(), at::kDouble);
+    return ratio((a - b).norm().item<double>(), a.norm().item<double>());
+  }
+  const at::Tensor a = x.contiguous(), b = x_hat.contiguous();
+  const float* xp = a.data_ptr<float>();
+  const float* yp = b.data_ptr<float>();
+  const int64_t n = a.numel();
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<SquaredSums> sums(static_cast<size_t>(blocks));
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t at = blk * kBlock;
+      sums[static_cast<size_t>(blk)] = block_sums(xp + at, yp + at, std::min(kBlock, n - at));
+    }
+  });
+  SquaredSums total;
+  for (const auto& s : sums) {
+    total.err += s.err;
+    total.ref += s.ref;
+  }
+  return ratio(std::sqrt(total.err), std::sqrt(total.ref));
+}
+
+}  // namespace mesl::codec

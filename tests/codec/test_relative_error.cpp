@@ -1,0 +1,84 @@
+// codec::relative_error: the fused float32 pass against the same quantity computed in double with LibTorch ops.
+#include <ATen/Parallel.h>
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "codec_test_util.h"
+#include "mesl/codec/codec.h"
+#include "mesl/error.h"
+
+using namespace mesl::codec;
+
+namespace {
+
+double in_double(const at::Tensor& x, const at::Tensor& x_hat) {
+  const at::Tensor a = x.to(at::kDouble), b = x_hat.to(at::kDouble);
+  const double ref = a.norm().item<double>(), err = (a - b).norm().item<double>();
+  return ref > 0 ? err / ref : err;
+}
+
+// A decoded-looking neighbour of x: every element moved by a seeded relative amount, some set to zero.
+at::Tensor perturbed(const at::Tensor& x, uint64_t seed) {
+  const at::Tensor noise = test::make_input(x.sizes().vec(), "normal", seed);
+  return (x * (1 + 0.05 * noise)).masked_fill(noise > 1.5, 0.0);
+}
+
+struct ThreadCount {
+  explicit ThreadCount(int n) : before(at::get_num_threads()) { at::set_num_threads(n); }
+  ~ThreadCount() { at::set_num_threads(before); }
+  int before;
+};
+
+}  // namespace
+
+TEST_CASE("relative_error agrees with the double-precision formula on every test shape and cut-layer sizes") {
+  auto shapes = test::test_shapes();
+  shapes.push_back({64, 32, 14, 14});  // the small CNN's shallow cut: several blocks and a partial one
+  shapes.push_back({3, 32769});        // one element past a block
+  for (const auto& shape : shapes) {
+    for (const char* dist : {"relu", "normal", "uniform"}) {
+      CAPTURE(at::IntArrayRef(shape));
+      CAPTURE(dist);
+      const at::Tensor x = test::make_input(shape, dist, 7);
+      const at::Tensor x_hat = perturbed(x, 8);
+      const double want = in_double(x, x_hat);
+      const double got = relative_error(x, x_hat);
+      CHECK(got == doctest::Approx(want).epsilon(1e-6));
+      CHECK(relative_error(x, x) == 0.0);
+    }
+  }
+}
+
+TEST_CASE("relative_error gives the same bits at any thread count") {
+  const at::Tensor x = test::make_input({64, 32, 14, 14}, "relu", 1);
+  const at::Tensor x_hat = perturbed(x, 2);
+  double one = 0;
+  {
+    ThreadCount t(1);
+    one = relative_error(x, x_hat);
+  }
+  for (int threads : {2, 3}) {
+    ThreadCount t(threads);
+    CAPTURE(threads);
+    CHECK(relative_error(x, x_hat) == one);
+  }
+}
+
+TEST_CASE("relative_error's edge cases: zero reference, empty tensors, views, other dtypes, shape mismatch") {
+  const at::Tensor zero = at::zeros({4, 4});
+  const at::Tensor ones = at::ones({4, 4});
+  CHECK(relative_error(zero, ones) == doctest::Approx(4.0));  // ||x - x_hat|| when x is all zero
+  CHECK(relative_error(zero, zero) == 0.0);
+  CHECK(relative_error(at::empty({0}), at::empty({0})) == 0.0);
+
+  const at::Tensor x = test::make_input({40, 30}, "normal", 3);
+  const at::Tensor x_hat = perturbed(x, 4);
+  const double want = in_double(x, x_hat);
+  // A transposed view takes the contiguous copy, float64 and half the LibTorch path; all give the same quantity.
+  CHECK(relative_error(x.t(), x_hat.t()) == doctest::Approx(want).epsilon(1e-6));
+  CHECK(relative_error(x.to(at::kDouble), x_hat.to(at::kDouble)) == doctest::Approx(want).epsilon(1e-12));
+  const at::Tensor xh = x.to(at::kHalf), yh = x_hat.to(at::kHalf);
+  CHECK(relative_error(xh, yh) == doctest::Approx(in_double(xh, yh)).epsilon(1e-12));
+  CHECK_THROWS_AS(relative_error(x, x_hat.reshape({30, 40})), mesl::CodecError);
+}
