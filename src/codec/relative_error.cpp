@@ -20,10 +20,21 @@ struct SquaredSums {
 };
 
 // Float sums over short runs vectorize (omp simd may reorder a float reduction; plain code may not) and lose
-// nothing that matters: each lane adds up 512 / width terms before the run's sum goes into double.
+// nothing that matters: each lane adds up 512 / width terms before the run's sum goes into double. A run whose
+// float sums leave float's comfortable range (squares of values beyond 1e15 overflow, those below 1e-15 lose bits
+// or vanish) is summed again in double, so that only the speed depends on the values' scale.
 constexpr int64_t kRun = 512;
+constexpr float kFloatSumMin = 1e-30f, kFloatSumMax = 1e30f;
 // Fixed blocks, not per-thread chunks, so that the order of the double additions is the same for any thread count.
 constexpr int64_t kBlock = 64 * kRun;
+
+void add_in_double(const float* x, const float* y, int64_t begin, int64_t end, SquaredSums& s) {
+  for (int64_t i = begin; i < end; ++i) {
+    const double d = static_cast<double>(x[i]) - static_cast<double>(y[i]);
+    s.err += d * d;
+    s.ref += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  }
+}
 
 SquaredSums block_sums(const float* x, const float* y, int64_t n) {
   SquaredSums s;
@@ -36,14 +47,15 @@ SquaredSums block_sums(const float* x, const float* y, int64_t n) {
       err += d * d;
       ref += x[j] * x[j];
     }
-    s.err += err;
-    s.ref += ref;
+    // An all-zero run (common after a ReLU) also takes the double loop; it costs about what the float one does.
+    if (ref >= kFloatSumMin && ref <= kFloatSumMax && err <= kFloatSumMax) {
+      s.err += err;
+      s.ref += ref;
+    } else {
+      add_in_double(x, y, i, i + kRun, s);
+    }
   }
-  for (; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - static_cast<double>(y[i]);
-    s.err += d * d;
-    s.ref += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-  }
+  add_in_double(x, y, i, n, s);
   return s;
 }
 

@@ -82,3 +82,16 @@ TEST_CASE("relative_error's edge cases: zero reference, empty tensors, views, ot
   CHECK(relative_error(xh, yh) == doctest::Approx(in_double(xh, yh)).epsilon(1e-12));
   CHECK_THROWS_AS(relative_error(x, x_hat.reshape({30, 40})), mesl::CodecError);
 }
+
+TEST_CASE("relative_error holds at scales where float squares overflow or vanish") {
+  const at::Tensor x = test::make_input({4, 1000}, "normal", 5);
+  const at::Tensor x_hat = perturbed(x, 6);
+  const double want = in_double(x, x_hat);
+  for (double scale : {1e25, 1e18, 1e-18, 1e-25}) {
+    CAPTURE(scale);
+    const at::Tensor xs = x * scale, ys = x_hat * scale;
+    REQUIRE(at::isfinite(xs).all().item<bool>());
+    CHECK(relative_error(xs, ys) == doctest::Approx(in_double(xs, ys)).epsilon(1e-6));
+    CHECK(relative_error(xs, ys) == doctest::Approx(want).epsilon(1e-5));
+  }
+}
