@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 
 #include "codec_test_util.h"
 #include "mesl/codec/codec.h"
@@ -16,6 +18,12 @@ double in_double(const at::Tensor& x, const at::Tensor& x_hat) {
   const at::Tensor a = x.to(at::kDouble), b = x_hat.to(at::kDouble);
   const double ref = a.norm().item<double>(), err = (a - b).norm().item<double>();
   return ref > 0 ? err / ref : err;
+}
+
+// `want` to a relative tolerance. doctest's Approx alone also accepts any difference under epsilon, which at the
+// tiny scales below would accept 0; a scale of the smallest double keeps 0 == 0 true and nothing else absolute.
+doctest::Approx within(double want, double relative) {
+  return doctest::Approx(want).epsilon(relative).scale(std::numeric_limits<double>::min());
 }
 
 // A decoded-looking neighbour of x: every element moved by a seeded relative amount, some set to zero.
@@ -37,14 +45,14 @@ TEST_CASE("relative_error agrees with the double-precision formula on every test
   shapes.push_back({64, 32, 14, 14});  // the small CNN's shallow cut: several blocks and a partial one
   shapes.push_back({3, 32769});        // one element past a block
   for (const auto& shape : shapes) {
-    for (const char* dist : {"relu", "normal", "uniform"}) {
+    for (const std::string dist : {"relu", "normal", "uniform"}) {
       CAPTURE(at::IntArrayRef(shape));
       CAPTURE(dist);
       const at::Tensor x = test::make_input(shape, dist, 7);
       const at::Tensor x_hat = perturbed(x, 8);
       const double want = in_double(x, x_hat);
       const double got = relative_error(x, x_hat);
-      CHECK(got == doctest::Approx(want).epsilon(1e-6));
+      CHECK(got == within(want, 1e-6));
       CHECK(relative_error(x, x) == 0.0);
     }
   }
@@ -71,15 +79,18 @@ TEST_CASE("relative_error's edge cases: zero reference, empty tensors, views, ot
   CHECK(relative_error(zero, ones) == doctest::Approx(4.0));  // ||x - x_hat|| when x is all zero
   CHECK(relative_error(zero, zero) == 0.0);
   CHECK(relative_error(at::empty({0}), at::empty({0})) == 0.0);
+  // x zero over a whole run and x_hat's squares vanishing in float: summed in double, not taken for all zero.
+  const at::Tensor tiny = at::full({1024}, 1e-25f);
+  CHECK(relative_error(at::zeros({1024}), tiny) == within(in_double(at::zeros({1024}), tiny), 1e-6));
 
   const at::Tensor x = test::make_input({40, 30}, "normal", 3);
   const at::Tensor x_hat = perturbed(x, 4);
   const double want = in_double(x, x_hat);
   // A transposed view takes the contiguous copy, float64 and half the LibTorch path; all give the same quantity.
-  CHECK(relative_error(x.t(), x_hat.t()) == doctest::Approx(want).epsilon(1e-6));
-  CHECK(relative_error(x.to(at::kDouble), x_hat.to(at::kDouble)) == doctest::Approx(want).epsilon(1e-12));
+  CHECK(relative_error(x.t(), x_hat.t()) == within(want, 1e-6));
+  CHECK(relative_error(x.to(at::kDouble), x_hat.to(at::kDouble)) == within(want, 1e-12));
   const at::Tensor xh = x.to(at::kHalf), yh = x_hat.to(at::kHalf);
-  CHECK(relative_error(xh, yh) == doctest::Approx(in_double(xh, yh)).epsilon(1e-12));
+  CHECK(relative_error(xh, yh) == within(in_double(xh, yh), 1e-12));
   CHECK_THROWS_AS(relative_error(x, x_hat.reshape({30, 40})), mesl::CodecError);
 }
 
@@ -91,7 +102,7 @@ TEST_CASE("relative_error holds at scales where float squares overflow or vanish
     CAPTURE(scale);
     const at::Tensor xs = x * scale, ys = x_hat * scale;
     REQUIRE(at::isfinite(xs).all().item<bool>());
-    CHECK(relative_error(xs, ys) == doctest::Approx(in_double(xs, ys)).epsilon(1e-6));
-    CHECK(relative_error(xs, ys) == doctest::Approx(want).epsilon(1e-5));
+    CHECK(relative_error(xs, ys) == within(in_double(xs, ys), 1e-6));
+    CHECK(relative_error(xs, ys) == within(want, 1e-5));
   }
 }
