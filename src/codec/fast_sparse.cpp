@@ -70,13 +70,38 @@ inline float threshold_value(const Threshold& th, int64_t k) {
   return (k == 0 || th.all) ? 0.0f : bits_float(th.key);
 }
 
+// Whether the vector loops move a range's kept values between lanes and the dense array with lane permutes
+// (sparse_groups.inc), given `kept` of `elements` and how dense they must be. A permute costs the same at any
+// density; the element-by-element loops cost a branch per kept value, which mispredicts once kept values are
+// common. Crossovers measured on 16.8M ReLU elements (docs/performance.md): keep 0.01-0.02 for the encoders and
+// about 0.01 for the 1-bit decode (sp, rt, ms b 1); about 0.03 for wider masks, whose vector loop does more per
+// group. Hence 1 kept value in 64 elements, and 1 in 32 for decoding masks of 2 bits or more.
+inline bool permute_kept(int64_t kept, int64_t elements, int64_t elements_per_kept) {
+  return kept * elements_per_kept >= elements;
+}
+inline constexpr int64_t kPermuteEncode = 64;
+template <int B>
+inline constexpr int64_t kPermuteDecode = B == 1 ? 64 : 32;
+
+// Where a range's kept values go. `room` is how many it may still write: the vector loops store 8 lanes at a time
+// and must not reach the next range's values (another thread's). `permute`: see permute_kept.
+struct KeptValues {
+  uint8_t* at = nullptr;
+  int64_t room = 0;
+  bool permute = false;
+  void put(float v) {
+    store_f32(at, v);
+    at += 4;
+    --room;
+  }
+};
+
 // One element of ms_encode_range: puts its code and, if kept, its value.
 template <int B>
-inline void ms_encode_one(float v, KeepTest& keep, float t, const Mask& m, CodeWriter<B>& codes, uint8_t*& kept) {
+inline void ms_encode_one(float v, KeepTest& keep, float t, const Mask& m, CodeWriter<B>& codes, KeptValues& kept) {
   const uint32_t u = float_bits(v), key = u & 0x7FFFFFFFu;
   if (keep(key)) {
-    store_f32(kept, v);
-    kept += 4;
+    kept.put(v);
     codes.put(m.reserved());
     return;
   }
@@ -98,12 +123,12 @@ uint32_t code_limit(uint32_t c, uint32_t top, float t, const Mask& m) {
   return below;
 }
 
-// Where sp and rt put what they select: a 1-bit stream or uint32 indices, and the values.
+// Where sp and rt put what they select: a 1-bit stream or uint32 indices (one per value), and the values.
 struct Emitter {
   bool kv = false;
   CodeWriter<1>* bitmap = nullptr;
   uint8_t* indices = nullptr;
-  uint8_t* values = nullptr;
+  KeptValues values;
   void put(int64_t i, float v, bool selected) {
     if (bitmap) bitmap->put(selected ? 1u : 0u);
     if (selected) emit(i, v);
@@ -114,8 +139,7 @@ struct Emitter {
       store_u32(indices, static_cast<uint32_t>(i));
       indices += 4;
     }
-    store_f32(values, v);
-    values += 4;
+    values.put(v);
   }
 };
 
@@ -133,7 +157,7 @@ inline void sp_encode_one(const float* x, int64_t j, int64_t base, KeepTest& kee
 // the rest.
 template <int B>
 void ms_encode_range(const float* x, int64_t begin, int64_t end, KeepTest keep, float t, const Mask& m,
-                     CodeWriter<B>& codes, uint8_t* kept) {
+                     CodeWriter<B>& codes, KeptValues kept) {
   int64_t i = begin;
 #if MESL_CODEC_SIMD
   if constexpr (B <= 8) {
@@ -179,6 +203,7 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   if (h.method == Method::ms) {
     const Mask m{h.bits, h.is_signed, h.floor_rounding};
     const float t = threshold_value(s.threshold, h.k);
+    const bool permute = permute_kept(h.k, h.d, kPermuteEncode);
     dispatch_bits(h.bits, [&](auto bits) {
       constexpr int B = decltype(bits)::value;
       if constexpr (B <= 8) {
@@ -186,7 +211,7 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
           const Chunk& ch = s.chunks[c];
           CodeWriter<B> w(codes + ch.begin * B / 8, ch.end - ch.begin);
           ms_encode_range<B>(x, ch.begin, ch.end, KeepTest(s.threshold, ch.ties), t, m, w,
-                             values + 4 * ch.kept_before);
+                             {values + 4 * ch.kept_before, ch.kept, permute});
           w.finish();
         });
       }
@@ -207,7 +232,9 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
     int64_t top_rank = ch.kept_before, rest_rank = ch.begin - ch.kept_before;
     if (random) out_before = choice.top.count_below(top_rank) + choice.rest.count_below(rest_rank);
     CodeWriter<1> w(codes + ch.begin / 8, ch.end - ch.begin);
-    Emitter e{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * out_before, values + 4 * out_before};
+    // rt's random set is emitted element by element (its count per chunk is not ch.kept).
+    Emitter e{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * out_before,
+              {values + 4 * out_before, random ? 0 : ch.kept, !random && permute_kept(h.k, h.d, kPermuteEncode)}};
     KeepTest keep(s.threshold, ch.ties);
     if (random) {
       for (int64_t i = ch.begin; i < ch.end; ++i) {
@@ -249,7 +276,7 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
           CodeWriter<B> w(codes + b * n * B / 8, (e - b) * n);
           for (int64_t r = b; r < e; ++r)
             ms_encode_range<B>(x + r * n, 0, n, KeepTest(th[r], th[r].ties), threshold_value(th[r], k), m, w,
-                               values + 4 * r * k);
+                               {values + 4 * r * k, k, permute_kept(k, n, kPermuteEncode)});
           w.finish();
         };
         for_rows(rows, n, job.threads, aligned, run);
@@ -267,7 +294,8 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
         Rng rng(job.seed, job.draw, static_cast<uint64_t>(r));
         choice = rt_choose(n, k, job.alpha, rng);
       }
-      Emitter em{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * r * k, values + 4 * r * k};
+      Emitter em{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * r * k,
+                 {values + 4 * r * k, k, !random && permute_kept(k, n, kPermuteEncode)}};
       KeepTest keep(th[r], th[r].ties);
       const float* row = x + r * n;
       if (!random) {
@@ -366,19 +394,27 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
 }
 
 // ms_decode_range for n codes starting at a byte boundary, with identical results: every group's values come from
-// a GroupTable of ms_decode_range's expression, then its reserved positions are overwritten with kept values in
-// element order.
+// a GroupTable of ms_decode_range's expression, with its reserved positions taking kept values in element order
+// (with `permute`, the vector loop of sparse_groups.inc first, then group by group for what it leaves).
+// `kept_end` is the end of the payload's kept values.
 template <int B>
-void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept, float* out) {
+void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept,
+                      const uint8_t* kept_end, bool permute, float* out) {
   const uint32_t sign_bit = m.sign_bit(), mag_mask = (1u << (m.is_signed ? B - 1 : B)) - 1;
   const auto levels_f = static_cast<float>(m.levels());
   const GroupTable<B> table([&](uint32_t c) {
     const float v = (static_cast<float>(c & mag_mask) * t) / levels_f;
     return (c & sign_bit) ? -v : v;
   });
+  int64_t first = 0;  // groups the vector loop decoded
+#if MESL_CODEC_SIMD
+  if (permute) first = MESL_ISA_CALL(ms_decode_group_run<B>(codes, n / 8, table, kept, kept_end, out));
+#else
+  (void)kept_end, (void)permute;
+#endif
   const uint8_t* k = kept;
-  for_each_group<B>(codes, n, [&](int64_t g, uint64_t w) {
-    float* o = out + 8 * g;
+  for_each_group<B>(codes + first * B, n - 8 * first, [&](int64_t g, uint64_t w) {
+    float* o = out + 8 * (first + g);
     table.decode(w, o);
     for (uint64_t r = ones_at<B>(w, B); r != 0; r &= r - 1) {
       o[__builtin_ctzll(r) / B] = load_f32(k);
@@ -397,6 +433,7 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
   const Mask m{ms ? h.bits : 1, ms && h.is_signed, false};
   const uint8_t* codes = body;
   const uint8_t* values = body + l.codes_bytes;
+  const uint8_t* values_end = values + 4 * l.kept;
   const int64_t n = l.unit_elements;
   dispatch_bits(m.bits, [&](auto bits) {
     constexpr int B = decltype(bits)::value;
@@ -421,7 +458,8 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           const uint8_t* at = codes + chunks[c].begin * B / 8;
           const int64_t len = chunks[c].end - chunks[c].begin;
           const uint8_t* kept = values + 4 * chunks[c].kept_before;
-          ms_decode_groups<B>(at, len, t, m, kept, out + chunks[c].begin);
+          ms_decode_groups<B>(at, len, t, m, kept, values_end, permute_kept(l.kept, h.d, kPermuteDecode<B>),
+                              out + chunks[c].begin);
         });
         return;
       }
@@ -440,7 +478,8 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           for (int64_t r = b; r < e; ++r) {
             const uint8_t* kept = values + 4 * r * h.k;
             const float t = ms ? min_magnitude(kept, h.k) : 0.0f;
-            ms_decode_groups<B>(codes + r * n * B / 8, n, t, m, kept, out + r * n);
+            ms_decode_groups<B>(codes + r * n * B / 8, n, t, m, kept, values_end,
+                                permute_kept(h.k, n, kPermuteDecode<B>), out + r * n);
           }
           return;
         }

@@ -1,7 +1,11 @@
 // The decoder against malformed payloads: every truncation, every flipped header byte, oversized payloads,
 // impossible headers and corrupted bodies give a clean PayloadError (or, for a body corruption that breaks no
 // rule, a tensor of the right shape), never a crash or an out-of-bounds access (the sanitizer build checks that).
+// And the vector kernels, which load and store 8 or 16 lanes at a time, touch nothing past the input or the
+// payload (checked in every build with a page that faults).
 #include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -34,6 +38,30 @@ std::vector<std::vector<uint8_t>> valid_payloads() {
   }
   return out;
 }
+
+// `size` bytes that end where an inaccessible page begins: touching the byte after them faults (SIGSEGV), so a
+// test that runs to its end read and wrote nothing there.
+class BytesBeforeGuardPage {
+ public:
+  explicit BytesBeforeGuardPage(size_t size) {
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    span_ = (size + page - 1) / page * page + page;
+    void* base = mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(base != MAP_FAILED);
+    base_ = static_cast<uint8_t*>(base);
+    REQUIRE(mprotect(base_ + span_ - page, page, PROT_NONE) == 0);
+    data_ = base_ + span_ - page - size;
+  }
+  ~BytesBeforeGuardPage() { munmap(base_, span_); }
+  BytesBeforeGuardPage(const BytesBeforeGuardPage&) = delete;
+  BytesBeforeGuardPage& operator=(const BytesBeforeGuardPage&) = delete;
+  uint8_t* data() { return data_; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint8_t* data_ = nullptr;
+  size_t span_ = 0;
+};
 
 void expect_refused(const std::vector<uint8_t>& bytes) {
   for (Impl impl : {Impl::fast, Impl::reference}) {
@@ -180,4 +208,42 @@ TEST_CASE("a signed ms code of magnitude L without the sign bit is refused where
     }
     CHECK(tried > 30);
   }
+}
+
+TEST_CASE("the kernels read nothing past the input and nothing past the payload") {
+  // Kept values are the last section of a payload: the vector decoders load 8 of them at a time and must stop
+  // before the end. Dense settings (1 kept value in 10 and in 3) take the lane-permute loops; a 2-thread encode
+  // of the larger shape runs two chunks, whose kept values meet in the middle of the payload.
+  mesl::codec::test::for_each_kernel_isa([] {
+    uint64_t seed = 700;
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 1001}, {4, 64, 32, 32}}) {
+      const at::Tensor x = make_input(shape, "relu", seed++);
+      BytesBeforeGuardPage input(static_cast<size_t>(x.numel()) * sizeof(float));
+      std::memcpy(input.data(), x.data_ptr<float>(), static_cast<size_t>(x.numel()) * sizeof(float));
+      const at::Tensor guarded_x = at::from_blob(input.data(), shape, at::kFloat);
+      for (double keep : {0.1, 0.3}) {
+        std::vector<CodecOptions> settings;
+        for (int b : {1, 2, 3, 5}) settings.push_back(CodecOptions(Method::ms).keep(keep).bits(b));
+        for (Method m : {Method::sp, Method::rt})
+          for (Positions p : {Positions::bitmap, Positions::kv})
+            settings.push_back(CodecOptions(m).keep(keep).positions(p));
+        settings.push_back(CodecOptions(Method::qu).bits(2));
+        for (const CodecOptions& base : settings) {
+          for (Scope s : {Scope::batch, Scope::sample}) {
+            const CodecOptions o = is_sparse(base.method()) ? CodecOptions(base).scope(s) : base;
+            CAPTURE(to_spec(o));
+            for (int threads : {1, 2}) {
+              CAPTURE(threads);
+              const std::vector<uint8_t> payload = Codec(CodecOptions(o).threads(threads)).encode(x);
+              REQUIRE(Codec(CodecOptions(o).threads(threads)).encode(guarded_x) == payload);
+              BytesBeforeGuardPage bytes(payload.size());
+              std::memcpy(bytes.data(), payload.data(), payload.size());
+              const at::Tensor expected = decode(payload, DecodeOptions().impl(Impl::reference));
+              CHECK(at::equal(decode(bytes.data(), payload.size(), DecodeOptions().threads(threads)), expected));
+            }
+          }
+        }
+      }
+    }
+  });
 }

@@ -86,6 +86,9 @@ class GroupTable {
       for (int i = 0; i < P; ++i) table_[e][i] = value[(e >> (i * B)) & ((1u << B) - 1)];
   }
 
+  // The P floats of entry e (e < kEntries), 4P-byte aligned: the vector decoders load them as one vector.
+  const float* entry(uint32_t e) const { return table_[e]; }
+
   // The 8 values of group word w, stored at out[0..8).
   void decode(uint64_t w, float* out) const {
     for (int i = 0; i < 8 / P; ++i)
