@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The codec benchmark tables of docs/performance.md: `mesl codec bench` (fast and reference implementations and a
 # plain copy of the same seeded tensor, medians over repeats) for every method at the 2.32 bits-per-element budget
-# on the 256x64x32x32 ReLU tensor with 1 and 2 threads (and at 2 threads with the SSE2 kernels), then MS on every
-# cut shape of system.md (batch 256).
+# on the 256x64x32x32 ReLU tensor with 1 and 2 threads (and at 2 threads with the SSE2 kernels; rt both as plain
+# top-k, its evaluation encode, and with its training draw), then MS on every cut shape of system.md (batch 256).
 #
 #   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 REF_REPEAT=3 (the reference's repeats)
 #
@@ -27,6 +27,7 @@ methods=(
   "ms|--method ms --keep 0.01 --bits 2"
   "sp|--method sp --keep 0.04125 --positions bitmap"
   "rt|--method rt --keep 0.04125 --positions bitmap"
+  "rt-training|--method rt --keep 0.04125 --positions bitmap --training"
   "qu2|--method qu --bits 2"
   "qu3|--method qu --bits 3"
 )
@@ -50,7 +51,8 @@ done
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 def spec(r):
-    return r["spec"].replace(",rounding=round,sign=nonneg,scope=batch", "").replace(",scope=batch", "")
+    s = r["spec"].replace(",rounding=round,sign=nonneg,scope=batch", "").replace(",scope=batch", "")
+    return s + " (training)" if r.get("training") and s.startswith("rt:") else s
 print("| method | shape | threads | isa | encode ms | decode ms | copy ms | enc/copy | dec/copy | ref encode ms | "
       "ref decode ms | enc speedup | dec speedup | peak B/elem | bpe | identical |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -193,6 +193,7 @@ int bench(int argc, char** argv) {
       ("isa", "Instruction set of the CPU kernels: avx2 | sse2 (default: the best the CPU has, or MESL_CODEC_ISA)",
        cxxopts::value<std::string>())
       ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"))
+      ("training", "rt: time the training encode (a new random draw per encode) instead of plain top-k")
       ("decode-streaming-bytes", "The qu decoder writes outputs of at least this size with streaming stores "
        "(0: every output, 9223372036854775807: none; default 16 MiB)", cxxopts::value<int64_t>());
   auto args = parse(options, argc, argv, {"", "Files", "Codec", "Benchmark"});
@@ -227,8 +228,11 @@ int bench(int argc, char** argv) {
   const double copy_s = median_seconds(repeat, device, [&] { copy_target.copy_(x); });
   copy_target = at::Tensor();
 
+  // rt encodes plain top-k in evaluation; in training each encode draws anew (both implementations draw the same
+  // set for the same draw number, which the comparison below resets).
+  const bool training = args->count("training") > 0;
   codec::Codec fast(fast_opts);
-  fast.eval();  // rt: deterministic top-k, so fast and reference payloads can be compared
+  fast.train(training);
   std::vector<uint8_t> payload;
   const double encode_s = median_seconds(repeat, device, [&] { payload = fast.encode(x); });
   const auto decode_opts = codec::DecodeOptions().impl(codec::Impl::fast).threads(fast_opts.threads()).device(device);
@@ -248,6 +252,7 @@ int bench(int argc, char** argv) {
       .add("device", device.str())
       .add("threads", at::get_num_threads())
       .add("isa", codec::kernel_isa())
+      .add("training", training)
       .add("decode_streaming_bytes", codec::decode_streaming_bytes())
       .add("rel_l2_error", codec::relative_error(x.cpu(), x_hat.cpu()))
       .add("copy_ms", copy_s * 1e3)
@@ -262,13 +267,21 @@ int bench(int argc, char** argv) {
       .add("decode_peak_bytes_per_element", decode_peak < 0 ? -1.0 : static_cast<double>(decode_peak) / d);
   if (!args->count("no-reference")) {
     codec::Codec reference(codec::CodecOptions(fast_opts).impl(codec::Impl::reference));
-    reference.eval();
+    reference.train(training);
     const int ref_repeat = std::max(1, (*args)["reference-repeat"].as<int>());
     std::vector<uint8_t> ref_payload;
     const double ref_encode_s = median_seconds(ref_repeat, device, [&] { ref_payload = reference.encode(x); });
     const auto ref_decode = codec::DecodeOptions().impl(codec::Impl::reference).device(device);
     at::Tensor ref_hat;
     const double ref_decode_s = median_seconds(ref_repeat, device, [&] { ref_hat = codec::decode(ref_payload, ref_decode); });
+    if (training) {  // the same draw from both
+      fast.set_draws(0);
+      reference.set_draws(0);
+      payload = fast.encode(x);
+      ref_payload = reference.encode(x);
+      x_hat = codec::decode(payload, decode_opts);
+      ref_hat = codec::decode(ref_payload, ref_decode);
+    }
     Json ref;
     ref.add("encode_ms", ref_encode_s * 1e3).add("decode_ms", ref_decode_s * 1e3);
     out.add("reference", ref)

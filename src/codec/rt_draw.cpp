@@ -7,7 +7,7 @@ namespace {
 // Floyd's algorithm: `count` distinct ranks of [0, n), uniformly, as a bitmap.
 RankSet sample_distinct(int64_t n, int64_t count, Rng& rng) {
   RankSet set;
-  set.words.assign(static_cast<size_t>((n + 63) / 64), 0);
+  set.words.assign(static_cast<size_t>(n / 64 + 2), 0);  // every rank, and a zero word past them (RankSet::bits)
   for (int64_t j = n - count; j < n; ++j) {
     auto t = static_cast<int64_t>(rng.below(static_cast<uint64_t>(j + 1)));
     if (set.has(t)) t = j;
@@ -16,12 +16,22 @@ RankSet sample_distinct(int64_t n, int64_t count, Rng& rng) {
   return set;
 }
 
+// Set bits in words[0, count). On x86-64 with GCC, also compiled for CPUs with the popcnt instruction and picked
+// at load time: the baseline calls libgcc's popcount, about 1 ms for the 262,144 words of a 16.8M-element unit.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+int64_t count_ones(const uint64_t* words, int64_t count) {
+  int64_t n = 0;
+  for (int64_t w = 0; w < count; ++w) n += __builtin_popcountll(words[w]);
+  return n;
+}
+
 }  // namespace
 
 int64_t RankSet::count_below(int64_t r) const {
-  int64_t n = 0;
   const int64_t full = r >> 6;
-  for (int64_t w = 0; w < full; ++w) n += __builtin_popcountll(words[static_cast<size_t>(w)]);
+  int64_t n = count_ones(words.data(), full);
   if (r & 63) n += __builtin_popcountll(words[static_cast<size_t>(full)] & ((uint64_t{1} << (r & 63)) - 1));
   return n;
 }

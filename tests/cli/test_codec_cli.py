@@ -142,6 +142,17 @@ class CodecCli(unittest.TestCase):
         self.assertEqual(r["decode_streaming_bytes"], 0)
         self.assertTrue(r["identical"])
 
+    def test_bench_times_rt_training_draws_against_the_reference(self):
+        args = ["codec", "bench", "--method", "rt", "--keep", "0.05", "--shape", "8,16,16,16", "--repeat", "2",
+                "--threads", "2"]
+        evaluation = json.loads(mesl(*args).stdout)
+        training = json.loads(mesl(*args, "--training").stdout)
+        self.assertFalse(evaluation["training"])
+        self.assertTrue(training["training"])
+        self.assertTrue(training["identical"])  # the same draw from the fast and the reference implementation
+        # The draw sends positions outside the top k in place of some inside it: a larger error than plain top-k.
+        self.assertGreater(training["rel_l2_error"], evaluation["rel_l2_error"])
+
     def test_bad_usage_is_one_line_and_exit_2(self):
         cases = [
             (["codec", "roundtrip", "--dataset", "relu", "--output", "x.h5"], "needs --input"),

@@ -2,6 +2,7 @@
 // The random draws of randomized top-k (rt), the same in the fast and the reference implementation and on every
 // platform: a counter-based stream (splitmix64 seeding xoshiro256**) and integer sampling by rejection, with no
 // std::*_distribution (whose output differs between standard libraries).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -33,12 +34,11 @@ class Rng {
     return result;
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  // Uniform integer in [0, n), n >= 1, unbiased (rejection on the top of the range).
+  // Uniform integer in [0, n), n >= 1, unbiased (rejection on the top of the range). The rejection limit, a
+  // division, is only worked out for draws in the top n values of the range, the only ones it can reject.
   uint64_t below(uint64_t n) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t v;
-    do v = next();
-    while (v >= limit);
+    uint64_t v = next();
+    while (v >= 0 - n && v >= UINT64_MAX - UINT64_MAX % n) v = next();
     return v % n;
   }
 
@@ -47,7 +47,17 @@ class Rng {
   uint64_t state_[4];
 };
 
-// A set of ranks in [0, n) as a bitmap.
+// Whether ranks r, r + 1, ..., r + n - 1 of a RankSet's words are in it, as bits 0 to n - 1 (0 <= n <= 32,
+// r + n <= the set's size). Reads two words whatever n, without a branch: the words end with a zero word past the
+// last rank.
+inline uint32_t rank_bits(const uint64_t* words, int64_t r, int n) {
+  const int s = static_cast<int>(r & 63);
+  words += r >> 6;
+  const uint64_t v = words[0] >> s | (words[1] << 1) << (63 - s);  // two shifts: s = 0 would shift by 64
+  return static_cast<uint32_t>(v & ((uint64_t{1} << n) - 1));
+}
+
+// A set of ranks in [0, n) as a bitmap, with a zero word past the last rank (rank_bits).
 struct RankSet {
   std::vector<uint64_t> words;
   bool has(int64_t r) const { return (words[static_cast<size_t>(r >> 6)] >> (r & 63)) & 1; }
