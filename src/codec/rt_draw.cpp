@@ -7,7 +7,7 @@ namespace {
 // Floyd's algorithm: `count` distinct ranks of [0, n), uniformly, as a bitmap.
 RankSet sample_distinct(int64_t n, int64_t count, Rng& rng) {
   RankSet set;
-  set.words.assign(static_cast<size_t>(n / 64 + 2), 0);  // every rank, and a zero word past them (RankSet::bits)
+  set.words.assign(static_cast<size_t>(n / 64 + 2), 0);  // every rank, and a zero word past them (rank_bits)
   for (int64_t j = n - count; j < n; ++j) {
     auto t = static_cast<int64_t>(rng.below(static_cast<uint64_t>(j + 1)));
     if (set.has(t)) t = j;
