@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -292,48 +293,61 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   });
 }
 
+// Sample scope: each row has its own threshold. A row is selected and then encoded at once, while it is still in
+// this core's cache, so the input is read from memory once (selecting all rows first and then encoding them read
+// it twice). Encoding needs the payload's sign, which ms in automatic mode only learns from the whole tensor: the
+// fused pass assumes unsigned, and once a row holds a negative value (or a non-finite one, which is refused) it stops
+// encoding; a second pass then encodes every row again with the sign of the whole tensor.
 void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
   Header& h = job.header;
   const Layout& l = job.layout;
   const int64_t rows = l.units, n = l.unit_elements, k = h.k;
   std::vector<Threshold> th(static_cast<size_t>(rows));
   std::vector<ScanFlags> flags(static_cast<size_t>(rows));
-  for_rows(rows, n, job.threads, true, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) th[r] = select_row(x + r * n, n, k, flags[r]);
-  });
-  ScanFlags all;
-  for (const auto& f : flags) all.merge(f);
-  h.is_signed = decide_sign(job, all.negative, all.nonfinite);
   uint8_t* codes = body;
   uint8_t* index_base = body + l.codes_bytes;
   uint8_t* values = body + l.codes_bytes + l.index_bytes;
-  // Rows whose codes start on a byte boundary can be written in parallel; otherwise one writer runs through all.
-  const int code_bits = h.method == Method::ms ? h.bits : 1;
-  const bool aligned = (n * code_bits) % 8 == 0;
-
-  if (h.method == Method::ms) {
-    const Mask m{h.bits, h.is_signed, h.floor_rounding};
-    dispatch_bits(h.bits, [&](auto bits) {
-      constexpr int B = decltype(bits)::value;
-      if constexpr (B <= 8) {
-        auto run = [&](int64_t b, int64_t e) {
-          CodeWriter<B> w(codes + b * n * B / 8, (e - b) * n);
-          for (int64_t r = b; r < e; ++r)
-            ms_encode_range<B>(x + r * n, 0, n, KeepTest(th[r], th[r].ties), threshold_value(th[r], k), m, w,
-                               {values + 4 * r * k, k, permute_kept(k, n, kPermuteEncode)});
-          w.finish();
-        };
-        for_rows(rows, n, job.threads, aligned, run);
-      }
-    });
-    return;
-  }
-
+  const bool ms = h.method == Method::ms;
   const bool random = h.method == Method::rt && job.training;
   const bool permute = permute_kept(k, n, kPermuteEncode);
-  auto run = [&](int64_t b, int64_t e) {
+  // Rows whose codes start on a byte boundary (and sp and rt rows with kv positions, which have no codes) can be
+  // written in parallel, so selected and encoded in one pass; otherwise one writer runs through all rows after the
+  // selection.
+  const int code_bits = ms ? h.bits : 1;
+  const bool independent = (n * code_bits) % 8 == 0 || (!ms && h.kv_positions);
+  const bool assumed_signed = ms && job.sign == Sign::signed_values;
+  std::atomic<bool> stop{false};  // a row contradicts the assumed sign, or is refused
+
+  auto select = [&](int64_t r) {
+    th[r] = select_row(x + r * n, n, k, flags[r]);
+    if (flags[r].nonfinite || (ms && flags[r].negative && !assumed_signed))
+      stop.store(true, std::memory_order_relaxed);
+  };
+  // One pass over rows [b, e): selects each row (`selecting`) and encodes it (`encoding`) with the sign h.is_signed.
+  auto pass = [&](int64_t b, int64_t e, bool selecting, bool encoding) {
+    // (the fused pass stops encoding at a row that contradicts the assumed sign; the second pass encodes them all)
+    auto skip = [&] { return !encoding || (selecting && stop.load(std::memory_order_relaxed)); };
+    if (ms) {
+      const Mask m{h.bits, h.is_signed, h.floor_rounding};
+      dispatch_bits(h.bits, [&](auto bits) {
+        constexpr int B = decltype(bits)::value;
+        if constexpr (B <= 8) {
+          CodeWriter<B> w(codes + b * n * B / 8, (e - b) * n);
+          for (int64_t r = b; r < e; ++r) {
+            if (selecting) select(r);
+            if (skip()) continue;
+            ms_encode_range<B>(x + r * n, 0, n, KeepTest(th[r], th[r].ties), threshold_value(th[r], k), m, w,
+                               {values + 4 * r * k, k, permute});
+          }
+          if (encoding) w.finish();
+        }
+      });
+      return;
+    }
     CodeWriter<1> w(codes + b * n / 8, (e - b) * n);
     for (int64_t r = b; r < e; ++r) {
+      if (selecting) select(r);
+      if (skip()) continue;
       Emitter em{h.kv_positions, h.kv_positions ? nullptr : &w, index_base + 4 * r * k,
                  {values + 4 * r * k, k, permute}};
       const KeepTest keep(th[r], th[r].ties);
@@ -345,9 +359,16 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
         sp_encode_range(x + r * n, 0, n, r * n, keep, em, TopK{});
       }
     }
-    if (!h.kv_positions) w.finish();
+    if (encoding && !h.kv_positions) w.finish();
   };
-  for_rows(rows, n, job.threads, aligned || h.kv_positions, run);
+
+  h.is_signed = assumed_signed;
+  for_rows(rows, n, job.threads, true, [&](int64_t b, int64_t e) { pass(b, e, true, independent); });
+  ScanFlags all;
+  for (const auto& f : flags) all.merge(f);
+  h.is_signed = decide_sign(job, all.negative, all.nonfinite);
+  if (independent && h.is_signed == assumed_signed && !stop.load()) return;
+  for_rows(rows, n, job.threads, independent, [&](int64_t b, int64_t e) { pass(b, e, false, true); });
 }
 
 // ---- decoding ------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ constexpr uint32_t kHighBins = 1u << kHighBits;
 constexpr uint32_t kLowBins = 1u << 16;
 constexpr int64_t kMinChunk = 1 << 16;
 constexpr int64_t kMaxChunk = int64_t{1} << 31;
-constexpr int64_t kSmallUnit = 1 << 15;  // units up to this size: nth_element on a copy of their keys
+constexpr int64_t kSmallUnit = 256;  // units up to this size: nth_element on a copy of their keys
 constexpr int64_t kMaxSample = 1 << 14;
 constexpr double kBracketSigmas = 4.5;   // bracket half-width in standard deviations of the sampled rank
 
@@ -164,13 +164,58 @@ inline uint32_t mix32(uint32_t h) {
 struct Bracket {
   int32_t lo = 0, hi = INT32_MAX;  // keys in [lo, hi] are gathered, keys above hi counted
   int64_t capacity = 0;            // candidates one chunk may gather before the bracket counts as missed
+  int64_t expected = 0;            // about how many keys the whole bracket holds
+  uint32_t likely_max = 0;         // hi, or with hi unbounded the sample's largest key: where the binning ends
 };
+
+// Order statistics of the sample, through a histogram of its keys' top 11 bits: the r-th largest key is then
+// selected among the keys of one bin. Two nth_element calls over the whole sample cost more than encoding a row
+// of 65,536 elements once the row is in cache (sample scope selects every row).
+class SampleOrder {
+ public:
+  explicit SampleOrder(const std::vector<uint32_t>& keys) : keys_(keys), hist_(kBins, 0) {
+    for (uint32_t key : keys) {
+      ++hist_[key >> kShift];
+      top_bin_ = std::max(top_bin_, key >> kShift);
+    }
+  }
+  // The r-th largest key (r = 0: the largest; r < the sample's size).
+  uint32_t largest(int64_t r) const {
+    uint32_t bin = top_bin_ + 1;  // the scan starts at the largest key's bin, not at the top of the key range
+    int64_t above = 0;
+    while (above + hist_[--bin] <= r) above += hist_[bin];
+    std::vector<uint32_t> in_bin;
+    in_bin.reserve(hist_[bin]);
+    for (uint32_t key : keys_)
+      if (key >> kShift == bin) in_bin.push_back(key);
+    const auto nth = in_bin.begin() + (r - above);
+    std::nth_element(in_bin.begin(), nth, in_bin.end(), std::greater<uint32_t>());
+    return *nth;
+  }
+
+ private:
+  static constexpr int kShift = 20;  // keys have 31 bits
+  static constexpr uint32_t kBins = 1u << (31 - kShift);
+  const std::vector<uint32_t>& keys_;
+  std::vector<uint32_t> hist_;
+  uint32_t top_bin_ = 0;
+};
+
+// How many keys choose_bracket samples from d: the larger of 1.3 d^(2/3) and d / 32, at most kMaxSample. Sampling
+// costs m cache misses and a selection among m keys; a smaller sample widens the bracket, whose keys the pass
+// gathers, by 1 / sqrt(m). Measured on rows (sample scope) of 4,096 to 200,704 elements, where d / 16, the size
+// before, took about 20% longer on rows of 65,536 (docs/performance.md: "Sample scope").
+int64_t sample_size(int64_t d) {
+  const double c = std::cbrt(static_cast<double>(d));
+  const int64_t m = std::max<int64_t>(d / 32, std::llround(1.3 * c * c));
+  return std::max<int64_t>(1, std::min<int64_t>({kMaxSample, d / 4, m}));
+}
 
 // Brackets the k-th largest key between two order statistics of a stratified random sample: with m samples the
 // sample rank of the k-th key has standard deviation sqrt(m p (1 - p)) around m p (p = k / d), and the bracket is
 // kBracketSigmas of those wide on either side. A miss only costs time: the pass that follows detects it.
 Bracket choose_bracket(const float* x, int64_t d, int64_t k) {
-  const int64_t m = std::min<int64_t>(kMaxSample, d / 16);
+  const int64_t m = sample_size(d);
   const int64_t stride = d / m;
   std::vector<uint32_t> sample(static_cast<size_t>(m));
   for (int64_t j = 0; j < m; ++j) {
@@ -182,21 +227,14 @@ Bracket choose_bracket(const float* x, int64_t d, int64_t k) {
   const double half = kBracketSigmas * std::sqrt(centre * (1.0 - p)) + 2.0;
   const auto top = static_cast<int64_t>(std::floor(centre - half));  // sample rank (descending) of hi
   const auto bottom = static_cast<int64_t>(std::ceil(centre + half));  // ... and of lo
+  const SampleOrder order(sample);
   Bracket b;
-  auto rank = [&](int64_t r) {
-    std::nth_element(sample.begin(), sample.begin() + r, sample.end(), std::greater<uint32_t>());
-    return static_cast<int32_t>(sample[static_cast<size_t>(r)]);
-  };
-  // Take the lower order statistic first: nth_element leaves the larger keys in front for the second call.
-  if (bottom < m) b.lo = rank(bottom);
-  if (top >= 0) {
-    // (k near d puts `bottom` past the sample: then the range is the whole sample)
-    const int64_t end = std::min(std::max(bottom, top + 1), m);
-    std::nth_element(sample.begin(), sample.begin() + top, sample.begin() + end, std::greater<uint32_t>());
-    b.hi = static_cast<int32_t>(sample[static_cast<size_t>(top)]);
-  }
+  if (bottom < m) b.lo = static_cast<int32_t>(order.largest(bottom));
+  if (top >= 0) b.hi = static_cast<int32_t>(order.largest(top));
+  b.likely_max = top >= 0 ? static_cast<uint32_t>(b.hi) : order.largest(0);
   const int64_t ranks = std::min(bottom, m) - std::max<int64_t>(top, 0) + 1;
-  b.capacity = 2 * (ranks * stride) + 4096;
+  b.expected = ranks * stride;
+  b.capacity = 2 * b.expected + 4096;
   return b;
 }
 
@@ -245,23 +283,28 @@ BracketCount bracket_pass(const float* x, int64_t b, int64_t e, const Bracket& b
   return r;
 }
 
-// Bins of the gathered keys: key -> (key - lo) >> shift, at most 2^kGatherBinBits of them over [lo, hi].
-constexpr int kGatherBinBits = 12;
+// Bins of the gathered keys: key -> (key - lo) >> shift, about 8 expected keys per bin and from 2^6 to 2^12 bins
+// over [lo, likely_max], keys above in the last. The bins are cleared and scanned once per selection, which small
+// rows would otherwise pay for; with hi unbounded (k near the top), bins up to hi would put every key in one bin.
 struct GatherBins {
   uint32_t lo = 0;
   int shift = 0;
+  uint32_t last = 0;  // the last bin
   explicit GatherBins(const Bracket& br) : lo(static_cast<uint32_t>(br.lo)) {
-    const uint32_t width = static_cast<uint32_t>(br.hi) - lo;
-    while ((width >> shift) >= (1u << kGatherBinBits)) ++shift;
+    int bits = 6;
+    while (bits < 12 && (int64_t{8} << bits) < br.expected) ++bits;
+    const uint32_t width = std::max(br.likely_max, lo) - lo;
+    while ((width >> shift) >= (1u << bits)) ++shift;
+    last = (1u << bits) - 1;
   }
-  uint32_t operator()(uint32_t key) const { return (key - lo) >> shift; }
+  size_t count() const { return size_t{last} + 1; }
+  uint32_t operator()(uint32_t key) const { return std::min((key - lo) >> shift, last); }
 };
 
 // The bracketed selection; returns false (and leaves `s` alone) when the bracket missed the k-th key.
 bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& chunks, Selection& s) {
   const Bracket br = choose_bracket(x, d, k);
   const GatherBins bin_of(br);
-  constexpr size_t kBins = size_t{1} << kGatherBinBits;
   const auto n = static_cast<int64_t>(chunks.size());
   std::vector<BracketCount> counts(static_cast<size_t>(n));
   std::vector<std::unique_ptr<uint32_t[]>> gathered(static_cast<size_t>(n));
@@ -275,7 +318,7 @@ bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& ch
     if (counts[c].overflow) return;
     // A histogram of the gathered keys, while they are in this core's cache: the k-th key is then looked for
     // in one bin, not among all of them.
-    hist[c].assign(kBins, 0);
+    hist[c].assign(bin_of.count(), 0);
     for (int64_t i = 0; i < counts[c].gathered; ++i) ++hist[c][bin_of(gathered[c][i])];
   });
   int64_t above = 0, inside = 0;
@@ -290,7 +333,7 @@ bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& ch
   const int64_t need = k - above;
   int64_t above_bin = 0;
   uint32_t bin = 0;
-  for (size_t b = kBins; b-- > 0;) {
+  for (size_t b = bin_of.count(); b-- > 0;) {
     int64_t in_bin = 0;
     for (int64_t c = 0; c < n; ++c) in_bin += hist[c][b];
     if (above_bin + in_bin >= need) {
@@ -315,7 +358,7 @@ bool bracket_select(const float* x, int64_t d, int64_t k, std::vector<Chunk>& ch
   int64_t greater_total = 0, equal_total = 0;
   for (int64_t c = 0; c < n; ++c) {
     int64_t greater = counts[c].above, equal = 0;
-    for (size_t b = bin + 1; b < kBins; ++b) greater += hist[c][b];
+    for (size_t b = bin + 1; b < bin_of.count(); ++b) greater += hist[c][b];
     for (uint32_t v : candidates[c]) {
       greater += v > key;
       equal += v == key;

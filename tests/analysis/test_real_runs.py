@@ -2,6 +2,7 @@
 what they print and write must be what the files hold."""
 import csv
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -30,6 +31,7 @@ class RealRuns(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="mesl-real-runs-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         cls.runs = {}
         for name, codec in CODECS.items():
             path = os.path.join(cls.dir, name + ".h5")

@@ -2,6 +2,7 @@
 raw payload files, and payloads decoded by an independent decoder written from docs/wire-format.md."""
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -37,6 +38,7 @@ class CodecCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mesl-codec-cli-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.input = os.path.join(cls.tmp, "in.h5")
         rng = np.random.default_rng(0)
         with h5py.File(cls.input, "w") as f:

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <tuple>
 
 #include "codec_test_util.h"
 #include "mesl/codec/codec.h"
@@ -395,7 +397,7 @@ TEST_CASE("fast and reference agree on inputs full of ties, at every mask width 
 }
 
 TEST_CASE("fast and reference agree when k is at either end of a unit that takes the sampled bracket") {
-  // Units above 32768 elements are selected through a sampled bracket around the k-th key; with k near d the
+  // Units above 256 elements are selected through a sampled bracket around the k-th key; with k near d the
   // bracket's lower end lies past the sample (this read past the sample once; found by the GPU tests).
   for_each_kernel_isa([] {
     const int64_t d = 100003;
@@ -457,6 +459,55 @@ TEST_CASE("every instruction set of the kernels gives the same payloads on cut-l
     }
   }
   set_kernel_isa(before);
+}
+
+TEST_CASE("sample scope: a negative or non-finite value in a late row, after rows already encoded") {
+  // The fast encoder selects and encodes each row in one pass while assuming the payload's sign; a negative
+  // value in a later row makes automatic ms encode every row again, signed, and a non-finite one is refused.
+  // 4096-element rows are written in parallel (their codes start on byte boundaries), 4099-element ones by one
+  // writer after the selection.
+  for_each_kernel_isa([] {
+    for (int64_t n : {int64_t{4096}, int64_t{4099}}) {
+      CAPTURE(n);
+      const at::Tensor relu = make_input({8, n}, "relu", 90 + n);
+      at::Tensor late_negative = relu.clone();
+      late_negative[6][n / 2] = -0.5f;
+      at::Tensor late_minus_zero = relu.clone();
+      late_minus_zero[6][n / 2] = -0.0f;  // not negative: the payload stays unsigned
+      at::Tensor late_nan = relu.clone();
+      late_nan[7][n - 1] = std::numeric_limits<float>::quiet_NaN();
+      for (int bits : {2, 3}) {
+        CAPTURE(bits);
+        const auto automatic =
+            CodecOptions(Method::ms).keep(0.02).bits(bits).sign(Sign::automatic).scope(Scope::sample);
+        const auto signed_values = CodecOptions(automatic).sign(Sign::signed_values);
+        for (const auto& [o, x, is_signed] : {std::tuple{automatic, late_negative, true},
+                                              std::tuple{automatic, late_minus_zero, false},
+                                              std::tuple{signed_values, relu, true}}) {
+          const auto expected = Codec(CodecOptions(o).impl(Impl::reference)).encode(x);
+          CHECK(read_header(expected.data(), expected.size()).is_signed == is_signed);
+          for (int threads : {1, 2, 3}) {
+            CAPTURE(threads);
+            CHECK(Codec(CodecOptions(o).threads(threads)).encode(x) == expected);
+          }
+        }
+        const auto nonneg = CodecOptions(automatic).sign(Sign::nonneg);
+        for (int threads : {1, 2}) {
+          CHECK_THROWS_WITH_AS(Codec(CodecOptions(nonneg).threads(threads)).encode(late_negative),
+                               doctest::Contains("--sign signed"), mesl::CodecError);
+          CHECK_THROWS_WITH_AS(Codec(CodecOptions(automatic).threads(threads)).encode(late_nan),
+                               doctest::Contains("NaN or Inf"), mesl::CodecError);
+        }
+      }
+      for (Method m : {Method::sp, Method::rt}) {
+        for (int threads : {1, 2}) {
+          CHECK_THROWS_WITH_AS(
+              Codec(CodecOptions(m).keep(0.02).scope(Scope::sample).threads(threads)).encode(late_nan),
+              doctest::Contains("NaN or Inf"), mesl::CodecError);
+        }
+      }
+    }
+  });
 }
 
 TEST_CASE("an instruction set the CPU or the build lacks is refused with a message that lists the choices") {
