@@ -1,8 +1,8 @@
 // Fast CPU kernels for the sparse methods: ms (mask-encoded sparsification), sp (top-k) and rt (randomized top-k).
-// Encoding: one radix select (internal/select.h), then one fused pass per byte-aligned chunk that decides each
-// element, quantizes or keeps it, packs its code and gathers kept values. Decoding: one pass that counts reserved
-// codes per chunk (so each chunk knows where its kept values start, and a lying body is refused), then one pass
-// that writes the output.
+// Encoding: one top-k selection (internal/select.h), then one fused pass per byte-aligned chunk that decides each
+// element, quantizes or keeps it, packs its code and gathers kept values; with sample scope each row is selected
+// and encoded in one pass (encode_sample). Decoding: one pass that counts reserved codes per chunk (so each chunk
+// knows where its kept values start, and a lying body is refused), then one pass that writes the output.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -367,6 +367,7 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
   ScanFlags all;
   for (const auto& f : flags) all.merge(f);
   h.is_signed = decide_sign(job, all.negative, all.nonfinite);
+  // (a stop means a refusal, thrown above, or a sign other than the assumed one; `!stop` keeps that local)
   if (independent && h.is_signed == assumed_signed && !stop.load()) return;
   for_rows(rows, n, job.threads, independent, [&](int64_t b, int64_t e) { pass(b, e, false, true); });
 }
