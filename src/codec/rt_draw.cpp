@@ -5,14 +5,16 @@ namespace mesl::codec::detail {
 namespace {
 
 // Floyd's algorithm: `count` distinct ranks of [0, n), uniformly, as a bitmap.
-RankSet sample_distinct(int64_t n, int64_t count, Rng& rng) {
+RankSet sample_distinct(int64_t n, int64_t count, Rng& stream) {
   RankSet set;
   set.words.assign(static_cast<size_t>(n / 64 + 2), 0);  // every rank, and a zero word past them (rank_bits)
+  Rng rng = stream;  // a local copy keeps the generator's state in registers, not stored back after every draw
   for (int64_t j = n - count; j < n; ++j) {
     auto t = static_cast<int64_t>(rng.below(static_cast<uint64_t>(j + 1)));
     if (set.has(t)) t = j;
     set.words[static_cast<size_t>(t >> 6)] |= uint64_t{1} << (t & 63);
   }
+  stream = rng;
   return set;
 }
 
@@ -36,32 +38,33 @@ int64_t RankSet::count_below(int64_t r) const {
   return n;
 }
 
-RtChoice rt_choose(int64_t d, int64_t k, double alpha, Rng& rng) {
+RtChoice rt_choose(int64_t d, int64_t k, double alpha, Rng& stream) {
   // Drawing without replacement from two classes of equal-weight positions: which class each draw comes from
   // follows the remaining masses; within a class every position is equally likely, so the set drawn from each
   // class is a uniform subset of the size the class draws gave.
   const int64_t rest = d - k;
   const double w_top = k > 0 ? (1.0 - alpha) / static_cast<double>(k) : 0.0;
   const double w_rest = rest > 0 ? alpha / static_cast<double>(rest) : 0.0;
-  int64_t m_top = k, m_rest = rest, from_top = 0;
+  // The remaining class sizes are counted in doubles, which hold them exactly (d < 2^53): the products below are
+  // then the same as from integers, without two conversions per draw.
+  double m_top = static_cast<double>(k), m_rest = static_cast<double>(rest);
+  Rng rng = stream;  // as in sample_distinct
   for (int64_t i = 0; i < k; ++i) {
     bool top;
     if (m_rest == 0) top = true;
     else if (m_top == 0) top = false;
     else {
-      const double a = static_cast<double>(m_top) * w_top, b = static_cast<double>(m_rest) * w_rest;
+      const double a = m_top * w_top, b = m_rest * w_rest;
       top = a + b > 0 ? rng.uniform() * (a + b) < a : true;
     }
-    if (top) {
-      ++from_top;
-      --m_top;
-    } else {
-      --m_rest;
-    }
+    if (top) m_top -= 1;
+    else m_rest -= 1;
   }
+  stream = rng;
+  const int64_t from_top = k - static_cast<int64_t>(m_top);
   RtChoice choice;
-  choice.top = sample_distinct(k, from_top, rng);
-  choice.rest = sample_distinct(rest, k - from_top, rng);
+  choice.top = sample_distinct(k, from_top, stream);
+  choice.rest = sample_distinct(rest, k - from_top, stream);
   return choice;
 }
 
