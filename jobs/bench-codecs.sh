@@ -38,7 +38,8 @@ for threads in 1 2; do
     bench "main" ${entry#*|} --shape 256,64,32,32 --dist relu --threads "$threads"
   done
 done
-# The same at 2 threads with the SSE2 kernels (x86-64: the default is AVX2 where the CPU has it), for comparison.
+# The same at 2 threads with the SSE2 kernels (x86-64: the default is AVX-512 or AVX2 where the CPU has it), for
+# comparison.
 for entry in "${methods[@]}"; do
   # shellcheck disable=SC2086
   bench "sse2" ${entry#*|} --shape 256,64,32,32 --dist relu --threads 2 --isa sse2 --no-reference

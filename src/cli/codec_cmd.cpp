@@ -190,7 +190,8 @@ int bench(int argc, char** argv) {
        cxxopts::value<int>()->default_value("3"))
       ("no-reference", "Skip the reference implementation")
       ("device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
-      ("isa", "Instruction set of the CPU kernels: avx2 | sse2 (default: the best the CPU has, or MESL_CODEC_ISA)",
+      ("isa", "Instruction set of the CPU kernels: avx512 | avx2 | sse2 (default: the best the CPU has, or "
+                "MESL_CODEC_ISA)",
        cxxopts::value<std::string>())
       ("data-seed", "Seed of the input tensor", cxxopts::value<uint64_t>()->default_value("0"))
       ("training", "rt: time the training encode (a new random draw per encode) instead of plain top-k")

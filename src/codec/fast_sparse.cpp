@@ -84,7 +84,7 @@ inline constexpr int64_t kPermuteEncode = 64;
 template <int B>
 inline constexpr int64_t kPermuteDecode = B == 1 ? 64 : 32;
 
-// Where a range's kept values go. `room` is how many it may still write: the vector loops store 8 lanes at a time
+// Where a range's kept values go. `room` is how many it may still write: the vector loops store 16 lanes at a time
 // and must not reach the next range's values (another thread's). `permute`: see permute_kept.
 struct KeptValues {
   uint8_t* at = nullptr;

@@ -21,6 +21,7 @@ std::atomic<int64_t> streaming_from{int64_t{16} << 20};
 
 const char* name_of(Isa isa) {
   switch (isa) {
+    case Isa::avx512: return "avx512";
     case Isa::avx2: return "avx2";
     case Isa::sse2: return "sse2";
     case Isa::scalar: break;
@@ -40,19 +41,27 @@ bool cpu_has(Isa isa) {
 #else
       return false;
 #endif
+    case Isa::avx512:
+#if MESL_CODEC_AVX2
+      // The same check for the 512-bit and mask registers' state.
+      return cpu_has(Isa::avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+      return false;
+#endif
   }
   return false;
 }
 
 Isa best() {
-  for (Isa isa : {Isa::avx2, Isa::sse2})
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::sse2})
     if (cpu_has(isa)) return isa;
   return Isa::scalar;
 }
 
 Isa parse(const std::string& name, const char* where) {
   std::string names;
-  for (Isa isa : {Isa::avx2, Isa::sse2, Isa::scalar}) {
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::sse2, Isa::scalar}) {
     if (!cpu_has(isa)) continue;
     if (name == name_of(isa)) return isa;
     names += names.empty() ? name_of(isa) : std::string(", ") + name_of(isa);
@@ -81,7 +90,7 @@ std::string kernel_isa() { return detail::name_of(detail::active_isa()); }
 
 std::vector<std::string> kernel_isas() {
   std::vector<std::string> names;
-  for (detail::Isa isa : {detail::Isa::avx2, detail::Isa::sse2, detail::Isa::scalar})
+  for (detail::Isa isa : {detail::Isa::avx512, detail::Isa::avx2, detail::Isa::sse2, detail::Isa::scalar})
     if (detail::cpu_has(isa)) names.emplace_back(detail::name_of(isa));
   return names;
 }

@@ -31,7 +31,7 @@ inline const std::vector<std::vector<int64_t>>& test_shapes() {
 }
 
 // Runs f() once with every instruction set the fast kernels have on this CPU (kernel_isas: avx2 and sse2 on most
-// x86-64 machines), then goes back to the one that was active.
+// x86-64 machines, and avx512 on those that have it), then goes back to the one that was active.
 template <typename F>
 void for_each_kernel_isa(F&& f) {
   const std::string before = kernel_isa();

@@ -64,7 +64,7 @@ inline at::Tensor decode(const std::vector<uint8_t>& payload, const DecodeOption
   return decode(payload.data(), payload.size(), options);
 }
 
-// The vector instruction set of the fast CPU kernels: "avx2", "sse2" (x86-64) or "scalar". By default the best
+// The vector instruction set of the fast CPU kernels: "avx512", "avx2", "sse2" (x86-64) or "scalar". By default the best
 // the CPU has, unless the environment variable MESL_CODEC_ISA names another. All give identical bytes, only the
 // speed differs. set_kernel_isa switches the whole process (benchmarks, tests); it throws ConfigError for a name
 // this build or this CPU cannot run. kernel_isas lists those it can, best first.
