@@ -146,29 +146,41 @@ struct Emitter {
 
 // Which elements sp and rt emit, given which are in the top-k set: TopK emits those (sp, and rt outside
 // training); RankDraw, rt in training, emits where rt_choose drew the element's rank, counting the top set's
-// elements and the others' apart, each in index order. Both decide one element (operator()) or a group of up to 32
-// lanes at once (group: bit j of `top` is lane j).
+// elements and the others' apart, each in index order. Both decide one element (operator()) or a group of 1 to 32
+// lanes at once (group: bit j of `top` is lane j). RankDraw also gives a group's draws per class (ranks), which the
+// AVX-512 loops move to their lanes with pdep (sparse_groups.inc's drawn_lanes).
 struct TopK {
+  static constexpr bool kRanked = false;
   bool operator()(bool top) const { return top; }
   unsigned group(unsigned top, int /*lanes*/) const { return top; }
 };
 
 class RankDraw {
  public:
+  static constexpr bool kRanked = true;
   // The words, not the sets: the group loops copy their draw into registers, which a reference would defeat.
   RankDraw(const RtChoice& choice, int64_t top_rank, int64_t rest_rank)
       : top_(choice.top.words.data()), rest_(choice.rest.words.data()), top_rank_(top_rank), rest_rank_(rest_rank) {}
   bool operator()(bool top) { return top ? rank_bits(top_, top_rank_++, 1) : rank_bits(rest_, rest_rank_++, 1); }
-  unsigned group(unsigned top, int lanes) {
+  // Whether each top lane (bit i: the i-th set bit of `top`) and each other lane (bit i: the i-th clear one) was
+  // drawn.
+  struct Ranks {
+    unsigned top, rest;
+  };
+  Ranks ranks(unsigned top, int lanes) {
     const int n_top = __builtin_popcount(top);
-    unsigned drawn = rank_bits(rest_, rest_rank_, lanes - n_top);  // the other lanes' draws, gaps closed
-    unsigned top_drawn = rank_bits(top_, top_rank_, n_top);
-    rest_rank_ += lanes - n_top;
+    const Ranks r{rank_bits(top_, top_rank_, n_top), rank_bits(rest_, rest_rank_, lanes - n_top)};
     top_rank_ += n_top;
+    rest_rank_ += lanes - n_top;
+    return r;
+  }
+  unsigned group(unsigned top, int lanes) {
+    const Ranks r = ranks(top, lanes);
     // Mostly every top lane is drawn and no other: at keep 0.04 and alpha 0.1, rt draws about 80% of its k from the
     // top set and under 1% of the other elements, so about 80% of the groups take this branch, which predicts
     // well; the loop below does not.
-    if (drawn == 0 && top_drawn == (1u << n_top) - 1) return top;
+    if (r.rest == 0 && r.top == (1u << __builtin_popcount(top)) - 1) return top;
+    unsigned drawn = r.rest, top_drawn = r.top;
     for (unsigned l = top; l != 0; l &= l - 1) {  // opens a gap at each top lane, lowest first, and fills it
       const int j = __builtin_ctz(l);
       const unsigned below = (1u << j) - 1;
