@@ -246,10 +246,40 @@ void for_rows(int64_t rows, int64_t row_elements, int threads, bool parallel_ok,
   at::parallel_for(0, rows, grain, f);
 }
 
+// Whether rt's draw of k of d positions should run beside a one-thread selection rather than after a selection on
+// `threads` threads. A draw costs about 25 times what one element costs a one-thread selection (rt_choose and
+// sample_distinct against select_top_k, on the VMs of docs/performance.md), so it takes 25k/d of that selection's
+// time; running beside it pays once that is the share (1 - 1/threads) that the other threads would save. Selection
+// scales worse than that where memory sets its pace, so this errs towards the plain order.
+inline bool overlap_draw(int64_t k, int64_t d, int64_t threads) {
+  return threads > 1 && 25 * k * threads >= (threads - 1) * d;
+}
+
 void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   Header& h = job.header;
   const Layout& l = job.layout;
-  Selection s = select_top_k(x, h.d, h.k, make_chunks(h.d, job.threads));
+  // rt in training draws k positions around the top-k set (rt_choose). The draw reads the stream alone, not the data,
+  // so where it is long enough it runs on one thread while another selects (alone: nested parallel_for calls run
+  // inline) instead of after a selection on every thread.
+  const bool random = h.method == Method::rt && job.training;
+  RtChoice choice;
+  auto draw = [&] {
+    Rng rng(job.seed, job.draw, 0);
+    choice = rt_choose(h.d, h.k, job.alpha, rng);
+  };
+  std::vector<Chunk> chunks = make_chunks(h.d, job.threads);
+  Selection s;
+  if (random && overlap_draw(h.k, h.d, static_cast<int64_t>(chunks.size()))) {
+    at::parallel_for(0, 2, 1, [&](int64_t b, int64_t e) {
+      for (int64_t task = b; task < e; ++task) {
+        if (task == 0) draw();
+        else s = select_top_k(x, h.d, h.k, std::move(chunks));
+      }
+    });
+  } else {
+    s = select_top_k(x, h.d, h.k, std::move(chunks));
+    if (random) draw();
+  }
   h.is_signed = decide_sign(job, s.flags.negative, s.flags.nonfinite);
   const auto nchunks = static_cast<int64_t>(s.chunks.size());
   uint8_t* codes = body;
@@ -276,12 +306,6 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   }
 
   // sp and rt: the top-k set, or (rt in training) k positions drawn around it.
-  const bool random = h.method == Method::rt && job.training;
-  RtChoice choice;
-  if (random) {
-    Rng rng(job.seed, job.draw, 0);
-    choice = rt_choose(h.d, h.k, job.alpha, rng);
-  }
   const bool permute = permute_kept(h.k, h.d, kPermuteEncode);
   for_each_chunk(nchunks, [&](int64_t c) {
     const Chunk& ch = s.chunks[c];
