@@ -247,12 +247,13 @@ void for_rows(int64_t rows, int64_t row_elements, int threads, bool parallel_ok,
 }
 
 // Whether rt's draw of k of d positions should run beside a one-thread selection rather than after a selection on
-// `threads` threads. A draw costs about 25 times what one element costs a one-thread selection (rt_choose and
-// sample_distinct against select_top_k, on the VMs of docs/performance.md), so it takes 25k/d of that selection's
-// time; running beside it pays once that is the share (1 - 1/threads) that the other threads would save. Selection
-// scales worse than that where memory sets its pace, so this errs towards the plain order.
+// `threads` threads. A draw costs about 32 times what one element costs a one-thread selection (6.6 ns per drawn
+// position against 0.2 ns per element for rt_choose and select_top_k on a 16.8M-element ReLU tensor, on the VM of
+// docs/performance.md's "rt's draw beside the selection"), so it takes 32k/d of that selection's time; running beside
+// it pays once that is the share (1 - 1/threads) that the other threads would save. Selection scales worse than that
+// where memory sets its pace, so this errs towards the plain order.
 inline bool overlap_draw(int64_t k, int64_t d, int64_t threads) {
-  return threads > 1 && 25 * k * threads >= (threads - 1) * d;
+  return threads > 1 && 32 * k * threads >= (threads - 1) * d;
 }
 
 void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
