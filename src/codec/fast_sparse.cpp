@@ -74,15 +74,19 @@ inline float threshold_value(const Threshold& th, int64_t k) {
 // Whether the vector loops move a range's kept values between lanes and the dense array with lane permutes
 // (sparse_groups.inc), given `kept` of `elements` and how dense they must be. A permute costs the same at any
 // density; the element-by-element loops cost a branch per kept value, which mispredicts once kept values are
-// common. Crossovers measured on 16.8M ReLU elements (docs/performance.md): keep 0.01-0.02 for the encoders and
-// about 0.01 for the 1-bit decode (sp, rt, ms b 1); about 0.03 for wider masks, whose vector loop does more per
-// group. Hence 1 kept value in 64 elements, and 1 in 32 for decoding masks of 2 bits or more.
+// common. Crossovers measured on 16.8M ReLU elements (docs/performance.md): with AVX2's table permutes, keep
+// 0.01-0.02 for the encoders and about 0.01 for the 1-bit decode (sp, rt, ms b 1), about 0.03 for wider masks, whose
+// vector loop does more per group; hence 1 kept value in 64 elements, and 1 in 32 for decoding masks of 2 bits or
+// more. AVX-512's compress and expand instructions cost less: its encoders and 1-bit decode gain from keep 0.005-0.01
+// (ms at keep 0.01 encodes in 0.9x the time), so 1 in 128 there.
 inline bool permute_kept(int64_t kept, int64_t elements, int64_t elements_per_kept) {
   return kept * elements_per_kept >= elements;
 }
-inline constexpr int64_t kPermuteEncode = 64;
+inline int64_t permute_encode_every() { return active_isa() == Isa::avx512 ? 128 : 64; }
 template <int B>
-inline constexpr int64_t kPermuteDecode = B == 1 ? 64 : 32;
+inline int64_t permute_decode_every() {
+  return B == 1 ? permute_encode_every() : 32;
+}
 
 // Where a range's kept values go. `room` is how many it may still write: the vector loops store 16 lanes at a time
 // and must not reach the next range's values (another thread's). `permute`: see permute_kept.
@@ -290,7 +294,7 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   if (h.method == Method::ms) {
     const Mask m{h.bits, h.is_signed, h.floor_rounding};
     const float t = threshold_value(s.threshold, h.k);
-    const bool permute = permute_kept(h.k, h.d, kPermuteEncode);
+    const bool permute = permute_kept(h.k, h.d, permute_encode_every());
     dispatch_bits(h.bits, [&](auto bits) {
       constexpr int B = decltype(bits)::value;
       if constexpr (B <= 8) {
@@ -307,7 +311,7 @@ void encode_batch(EncodeJob& job, const float* x, uint8_t* body) {
   }
 
   // sp and rt: the top-k set, or (rt in training) k positions drawn around it.
-  const bool permute = permute_kept(h.k, h.d, kPermuteEncode);
+  const bool permute = permute_kept(h.k, h.d, permute_encode_every());
   for_each_chunk(nchunks, [&](int64_t c) {
     const Chunk& ch = s.chunks[c];
     // A chunk's top-k elements have ranks [kept_before, kept_before + kept) in the top set; its others, the ranks
@@ -346,7 +350,7 @@ void encode_sample(EncodeJob& job, const float* x, uint8_t* body) {
   uint8_t* values = body + l.codes_bytes + l.index_bytes;
   const bool ms = h.method == Method::ms;
   const bool random = h.method == Method::rt && job.training;
-  const bool permute = permute_kept(k, n, kPermuteEncode);
+  const bool permute = permute_kept(k, n, permute_encode_every());
   // Rows whose codes start on a byte boundary (and sp and rt rows with kv positions, which have no codes) can be
   // written in parallel, so selected and encoded in one pass; otherwise one writer runs through all rows after the
   // selection.
@@ -554,7 +558,7 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
           const uint8_t* at = codes + chunks[c].begin * B / 8;
           const int64_t len = chunks[c].end - chunks[c].begin;
           const uint8_t* kept = values + 4 * chunks[c].kept_before;
-          ms_decode_groups<B>(at, len, t, m, kept, values_end, permute_kept(l.kept, h.d, kPermuteDecode<B>),
+          ms_decode_groups<B>(at, len, t, m, kept, values_end, permute_kept(l.kept, h.d, permute_decode_every<B>()),
                               out + chunks[c].begin);
         });
         return;
@@ -575,7 +579,7 @@ void decode_masked(const Header& h, const Layout& l, const uint8_t* body, float*
             const uint8_t* kept = values + 4 * r * h.k;
             const float t = ms ? min_magnitude(kept, h.k) : 0.0f;
             ms_decode_groups<B>(codes + r * n * B / 8, n, t, m, kept, values_end,
-                                permute_kept(h.k, n, kPermuteDecode<B>), out + r * n);
+                                permute_kept(h.k, n, permute_decode_every<B>()), out + r * n);
           }
           return;
         }
