@@ -462,8 +462,9 @@ void ms_decode_range(CodeReader<B>& r, int64_t n, float t, const Mask& m, const 
 }
 
 // count_reserved for n codes starting at a byte boundary: reserved codes found a word at a time (unsigned masks
-// whose width divides 64: every code but the reserved one is valid) or a group at a time; a signed mask's invalid
-// code (magnitude L without the sign bit) is refused as count_reserved refuses it.
+// whose width divides 64: every code but the reserved one is valid) or a group at a time (the instruction set's loop,
+// then the last groups here); a signed mask's invalid code (magnitude L without the sign bit) is refused as
+// count_reserved refuses it.
 template <int B>
 int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
   int64_t count = 0, done = 0;
@@ -483,6 +484,14 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
     }
   }
   uint64_t invalid = 0;
+#if MESL_CODEC_SIMD
+  {
+    const int64_t rest = n - done;
+    const int64_t groups = MESL_ISA_CALL(count_reserved_group_run<B>(codes + done / 8 * B, rest / 8,
+                                                                     (rest * B + 7) / 8, m.is_signed, count, invalid));
+    done += 8 * groups;
+  }
+#endif
   for_each_group<B>(codes + done / 8 * B, n - done, [&](int64_t, uint64_t w) {
     count += __builtin_popcountll(ones_at<B>(w, B));
     if (m.is_signed) invalid |= ones_at<B>(w, B - 1) & ~(w >> (B - 1));
