@@ -4,7 +4,7 @@
 // fixed little-endian fields so that every byte on the wire is accounted for.
 //
 //   server -> client   Control{start_turn | train_round | evaluate | checkpoint | pause | average | stop},
-//                      Bwd payload
+//                      Bwd payload, Alive
 //   client -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end |
 //                      checkpoint_done}, Model (for FedAvg), Signal
 //   client -> client   Model (sequential: the bottom handed to the next client)
@@ -22,7 +22,17 @@ enum Tag : int {
   kTagModel = 5,     // a bottom model's state
   kTagStepDone = 6,  // StepDone: the client's timings after its backward
   kTagSignal = 7,    // a client received SIGTERM/SIGUSR1: the server should stop the job at a safe point
+  kTagAlive = 8,     // empty, server -> idle client: the server still runs (not counted as traffic)
 };
+
+// Liveness of the server, as an idle client sees it. A client waiting for its turn cannot tell a long turn of
+// another client from a stopped server, so while the server waits for some clients it tells every other client
+// that it runs, at least every alive_every_s; a waiting client that hears nothing from the server for
+// idle_limit_s ends the job. The limit leaves room for one interval plus --timeout-s of the server's own work
+// (a step, an epoch's row, a checkpoint), and 2 s more, so that a client in its turn, which waits --timeout-s,
+// reports a stopped server first.
+inline double alive_every_s(double timeout_s) { return timeout_s / 4; }
+inline double idle_limit_s(double timeout_s) { return timeout_s + alive_every_s(timeout_s) + 2.0; }
 
 enum class ControlType : uint32_t {
   start_turn = 1,   // sequential: train `steps` batches (0: a local epoch) of epoch/round

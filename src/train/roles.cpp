@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "mesl/error.h"
@@ -50,6 +51,8 @@ class Server {
         worker_(ctx, ctx.net, parse_device(ctx.config.server_device, t.local_rank())),
         rec_(rec),
         timeout_(timeout_of(ctx)),
+        alive_every_(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(alive_every_s(ctx.config.timeout_s)))),
         store_(ctx.config.checkpoint_dir),
         n_(static_cast<int>(ctx.config.clients)) {
     pos_.done.assign(static_cast<size_t>(n_), 0);
@@ -161,17 +164,15 @@ class Server {
         if (!round_robin || rotation.front() == c) patterns.emplace_back(c, kTagStep);
         patterns.emplace_back(c, kTagControl);
       }
-      comm::Message m;
       // A client may itself be waiting up to --timeout-s for another client (the sequential hand-over). Wait a
       // little longer than that, so that the rank next to a fault reports it first and names the rank at fault.
       constexpr double kRelaySlackS = 2.0;
-      try {
-        m = t_.recv_any_of(patterns, std::chrono::duration<double>(ctx_.config.timeout_s + kRelaySlackS));
-      } catch (const comm::TimeoutError&) {
+      std::optional<comm::Message> got = recv_telling_idle(patterns, ctx_.config.timeout_s + kRelaySlackS, active);
+      if (!got)
         throw comm::TimeoutError(::mesl::detail::concat(
             "client rank(s) ", rank_list(active), " sent nothing for ", ctx_.config.timeout_s + kRelaySlackS,
             " s: a rank died or hung (raise --timeout-s if a training step is really that slow)"));
-      }
+      const comm::Message& m = *got;
       const int c = m.source;
       traffic.count(Direction::control, m.data.size());
       if (m.tag == kTagSignal) {
@@ -220,6 +221,35 @@ class Server {
     }
   }
 
+  // t_.recv_any_of(patterns, seconds), except that meanwhile every client not in `busy` is told at least every
+  // alive_every_s that the server runs (protocol.h): such a client waits for its turn with no other way to tell a
+  // long turn from a stopped server. Alive messages are not counted: they are the simulator's liveness check, not
+  // split learning's traffic. nullopt when nothing came in time.
+  std::optional<comm::Message> recv_telling_idle(const std::vector<std::pair<int, int>>& patterns, double seconds,
+                                                 const std::set<int>& busy) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(seconds));
+    for (;;) {
+      if (Clock::now() >= next_alive_) {
+        next_alive_ = Clock::now() + alive_every_;
+        for (int client = 1; client <= n_; ++client)
+          if (!busy.count(client)) t_.send(client, kTagAlive, nullptr, 0, timeout_);
+      }
+      const Clock::duration left = std::min(deadline, next_alive_) - Clock::now();
+      try {
+        return t_.recv_any_of(patterns, std::max(std::chrono::duration<double>(left), kNoWait.value()));
+      } catch (const comm::TimeoutError&) {
+        if (Clock::now() >= deadline) return std::nullopt;
+      }
+    }
+  }
+
+  comm::TimeoutError silent_clients(const std::set<int>& ranks, const std::string& what) const {
+    return comm::TimeoutError(::mesl::detail::concat(
+        "client rank(s) ", rank_list(ranks), " did not answer within ", ctx_.config.timeout_s,
+        " s (rank 0 was waiting for ", what, "): a rank died or hung (raise --timeout-s if it is really that slow)"));
+  }
+
   void note_remote_signal(const comm::Message& m) {
     if (!stopping_) {
       stopping_ = true;
@@ -261,7 +291,9 @@ class Server {
         patterns.emplace_back(c, kTagStep);
         patterns.emplace_back(c, kTagControl);
       }
-      const comm::Message m = t_.recv_any_of(patterns, timeout_);
+      const std::optional<comm::Message> got = recv_telling_idle(patterns, ctx_.config.timeout_s, active);
+      if (!got) throw silent_clients(active, "the end of evaluation");
+      const comm::Message& m = *got;
       if (m.tag == kTagSignal) {
         traffic.count(Direction::control, m.data.size());
         note_remote_signal(m);
@@ -307,7 +339,9 @@ class Server {
     while (!waiting.empty()) {
       std::vector<std::pair<int, int>> patterns{{comm::kAnySource, kTagSignal}};
       for (int c : waiting) patterns.emplace_back(c, kTagControl);
-      const comm::Message m = t_.recv_any_of(patterns, timeout_);
+      const std::optional<comm::Message> got = recv_telling_idle(patterns, ctx_.config.timeout_s, waiting);
+      if (!got) throw silent_clients(waiting, "their parts of the checkpoint");
+      const comm::Message& m = *got;
       rec_.traffic().count(Direction::control, m.data.size());
       if (m.tag == kTagSignal) {
         note_remote_signal(m);
@@ -352,6 +386,8 @@ class Server {
   ServerWorker worker_;
   Recorder& rec_;
   comm::Timeout timeout_;
+  const Clock::duration alive_every_;
+  Clock::time_point next_alive_{};  // when idle clients are next told that the server runs (recv_telling_idle)
   CheckpointStore store_;
   int n_;
   Position pos_;
@@ -387,15 +423,27 @@ class Client {
   int run() {
     const bool sequential = ctx_.config.topology == Topology::sequential && n_ > 1;
     const int previous = me_ == 1 ? n_ : me_ - 1;
+    const double idle_limit = idle_limit_s(ctx_.config.timeout_s);
+    auto heard = Clock::now();  // the server's last sign of life
     for (;;) {
-      std::vector<std::pair<int, int>> patterns{{0, kTagControl}};
+      std::vector<std::pair<int, int>> patterns{{0, kTagControl}, {0, kTagAlive}};
       if (sequential) patterns.emplace_back(previous, kTagModel);
-      // Idle: waiting for a turn can take as long as the other clients' turns, so there is no timeout, but the
-      // wait wakes twice a second to pass a stop signal on to the server.
+      // Idle: waiting for a turn can take as long as the other clients' turns, so the server's alive messages
+      // (protocol.h) bound the wait rather than --timeout-s. The wait wakes twice a second to pass a stop signal
+      // on to the server.
       comm::Message m;
       try {
         m = t_.recv_any_of(patterns, std::chrono::duration<double>(0.5));
       } catch (const comm::TimeoutError&) {
+        report_signal();
+        const double silent = std::chrono::duration<double>(Clock::now() - heard).count();
+        MESL_CHECK(silent < idle_limit, comm::TimeoutError, "rank 0 (the server) sent nothing for ", idle_limit,
+                   " s while rank ", me_, " waited for its turn: it died or hung (raise --timeout-s if the server's",
+                   " own work, such as writing a checkpoint, is really that slow)");
+        continue;
+      }
+      if (m.source == 0) heard = Clock::now();
+      if (m.tag == kTagAlive) {
         report_signal();
         continue;
       }
@@ -415,6 +463,7 @@ class Client {
         case ControlType::stop: return 0;
         default: throw CommError("client received an unexpected control message from the server");
       }
+      heard = Clock::now();  // the server took part until the end of what it asked for
     }
   }
 

@@ -139,11 +139,12 @@ class Job:
 
 
 class DyingRanks(unittest.TestCase):
-    def fault(self, rank, sig):
-        job = Job(self, 3, LONG)
+    def fault(self, ranks, sig, limit=TIMEOUT_S + MARGIN_S, args=LONG):
+        job = Job(self, 3, args)
         job.wait_for_training()
-        os.kill(job.ranks[rank], sig)
-        elapsed = job.wait(TIMEOUT_S + MARGIN_S)
+        for rank in ranks:
+            os.kill(job.ranks[rank], sig)
+        elapsed = job.wait(limit)
         text = job.text()
         self.assertNotEqual(job.proc.returncode, 0, "mpirun must report the failure:\n" + text)
         for raw in RAW_FAILURES:
@@ -164,16 +165,16 @@ class DyingRanks(unittest.TestCase):
             self.assertIn("config", f.attrs)
 
     def test_client_killed(self):
-        job, elapsed = self.fault(2, signal.SIGKILL)
+        job, elapsed = self.fault([2], signal.SIGKILL)
         self.assertIn("rank 2", job.stderr(), "the dead rank is named:\n" + job.text())
         self.assertLess(elapsed, TIMEOUT_S + MARGIN_S)
 
     def test_server_killed(self):
-        job, _ = self.fault(0, signal.SIGKILL)
+        job, _ = self.fault([0], signal.SIGKILL)
         self.assertIn("rank 0", job.stderr(), "the dead rank is named:\n" + job.text())
 
     def test_client_stopped(self):
-        job, elapsed = self.fault(2, signal.SIGSTOP)
+        job, elapsed = self.fault([2], signal.SIGSTOP)
         self.assertGreaterEqual(elapsed, TIMEOUT_S - 1, "the stopped rank is given --timeout-s to answer")
         errors = [line for line in job.stderr().splitlines() if line.startswith("mesl: error:")]
         # Every surviving rank prints one line, and each names the stopped rank.
@@ -184,10 +185,23 @@ class DyingRanks(unittest.TestCase):
         self.assertTrue(any(f"within {TIMEOUT_S} s" in e for e in errors), "the timeout is named:\n" + job.text())
 
     def test_server_stopped(self):
-        job, elapsed = self.fault(0, signal.SIGSTOP)
+        job, elapsed = self.fault([0], signal.SIGSTOP)
         errors = [line for line in job.stderr().splitlines() if line.startswith("mesl: error:")]
         self.assertTrue(errors, "a client must notice the stopped server:\n" + job.text())
         self.assertTrue(all("rank 0" in e for e in errors), "every message names the stopped rank:\n" + job.text())
+
+    def test_server_stopped_while_clients_wait(self):
+        # Rank 1's turn opens each epoch and here lasts seconds (100 steps), so when the first epoch line is out
+        # rank 2 is waiting for its turn: only the server's alive messages can tell it that the server stopped.
+        # (Before they existed this job never ended, and the same happened now and then to test_server_stopped,
+        # when the server stopped between two turns.)
+        idle_limit = TIMEOUT_S * 1.25 + 2
+        job, elapsed = self.fault([0, 1], signal.SIGSTOP, limit=idle_limit + MARGIN_S,
+                                  args=LONG + ["--local-steps", "100"])
+        self.assertGreaterEqual(elapsed, TIMEOUT_S - 1, "the server is given the idle limit to answer")
+        errors = [line for line in job.stderr().splitlines() if line.startswith("mesl: error: rank 2")]
+        self.assertEqual(len(errors), 1, "rank 2 must say why it stops:\n" + job.text())
+        self.assertIn("rank 0 (the server) sent nothing for 8.25 s while rank 2 waited for its turn", errors[0])
 
 
 if __name__ == "__main__":
