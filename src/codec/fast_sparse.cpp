@@ -502,10 +502,16 @@ int64_t count_reserved_groups(const uint8_t* codes, int64_t n, const Mask& m) {
   return count + count_reserved<B>(tail, n - done, m);
 }
 
+// Mask widths from which the lanes compute a group's values (ms_decode_computed_run) rather than look them up. At
+// keep 0.01 on 16.8M elements, 1 thread, AVX-512, decode ms (docs/performance.md): 5 bits 6.0 against 6.3 with the
+// table, 6 bits 5.9-7.3 against 9.7-11.4, 8 bits 6.6-7.1 against 8.8-12.6; 3 and 4 bits are as fast or faster
+// with the table (4 lookups, or 2 and a shift-built lane mask), 1 and 2 bits 1.1-1.6x faster with it.
+constexpr int kComputedFromBits = 5;
+
 // ms_decode_range for n codes starting at a byte boundary, with identical results: every group's values come from
 // a GroupTable of ms_decode_range's expression, with its reserved positions taking kept values in element order
-// (with `permute`, the vector loop of sparse_groups.inc first, then group by group for what it leaves).
-// `kept_end` is the end of the payload's kept values.
+// (with `permute`, the vector loop of sparse_groups.inc first, then group by group for what it leaves), or, from
+// kComputedFromBits, computed in lanes. `kept_end` is the end of the payload's kept values.
 template <int B>
 void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, const uint8_t*& kept,
                       const uint8_t* kept_end, bool permute, float* out) {
@@ -517,7 +523,11 @@ void ms_decode_groups(const uint8_t* codes, int64_t n, float t, const Mask& m, c
   });
   int64_t first = 0;  // groups the vector loop decoded
 #if MESL_CODEC_SIMD
-  if (permute) first = MESL_ISA_CALL(ms_decode_group_run<B>(codes, n / 8, table, kept, kept_end, out));
+  if constexpr (B >= kComputedFromBits) {
+    first = MESL_ISA_CALL(ms_decode_computed_run<B>(codes, n / 8, t, levels_f, m.is_signed, kept, kept_end, out));
+  } else if (permute) {
+    first = MESL_ISA_CALL(ms_decode_group_run<B>(codes, n / 8, table, kept, kept_end, out));
+  }
 #else
   (void)kept_end, (void)permute;
 #endif
