@@ -6,9 +6,11 @@
 # last epoch (the first one warms up the allocator and the kernels); evaluation is excluded.
 #
 # A shared VM's speed drifts by 10-40% within minutes, as much as the effects measured. So the four runs of a
-# setting (local and MPI, identity and MS) follow each other, and REPEAT rounds of them are interleaved over the
-# whole list: each ratio is taken within a round, and the table gives the mean of the rounds' ratios with their
-# range.
+# setting (local and MPI, identity and MS) follow each other, in reverse order every other round, and REPEAT rounds
+# of them are interleaved over the whole list: each ratio is taken within a round, and the table gives the mean of
+# the rounds' ratios with their range. A second table takes the same ratios from the median step of /steps, which
+# a few slow steps do not move, and gives the codec's own time per step (encode + decode): MS's cost net of the
+# compute that drifts.
 #
 #   jobs/bench-train.sh [OUTDIR]      default results/bench-train
 #   THREADS=2 TRAIN=512 EPOCHS=2 REPEAT=1 to change; MODELS="cnn:shallow cnn:deep" for a subset
@@ -41,9 +43,15 @@ run() {  # name, then mesl train arguments
 for round in $(seq "$repeat"); do
   for model_cut in $models; do
     model=${model_cut%%:*} cut=${model_cut#*:}
-    for topology in local mpi; do
-      run "$model-$cut-$topology-identity-$round" --model "$model" --cut "$cut" --codec identity
-      run "$model-$cut-$topology-ms-$round" --model "$model" --cut "$cut" --codec ms --keep 0.01 --bits 2
+    # Odd rounds run the four settings in one order, even rounds in the reverse order: a drift of the machine's speed
+    # that is linear over a round then weighs on both sides of each ratio alike over two rounds.
+    settings=(local:identity local:ms mpi:identity mpi:ms)
+    if ((round % 2 == 0)); then settings=(mpi:ms mpi:identity local:ms local:identity); fi
+    for setting in "${settings[@]}"; do
+      topology=${setting%%:*} codec=${setting#*:}
+      codec_args=(--codec identity)
+      if [[ $codec == ms ]]; then codec_args=(--codec ms --keep 0.01 --bits 2); fi
+      run "$model-$cut-$topology-$codec-$round" --model "$model" --cut "$cut" "${codec_args[@]}"
     done
   done
 done
@@ -51,29 +59,61 @@ done
 /usr/bin/python3 - "$out" <<'PY'
 import collections, glob, os, statistics, sys
 import h5py
-rate = collections.defaultdict(dict)  # (model, cut) -> {(run, round): samples per second}
+# (model, cut) -> {(run, round): figures of the run's last epoch}
+runs = collections.defaultdict(dict)
 for path in glob.glob(os.path.join(sys.argv[1], "*.h5")):
     model, cut, topology, codec, rnd = os.path.basename(path)[:-3].split("-")
     with h5py.File(path, "r") as f:
-        rate[(model, cut)][(f"{topology}-{codec}", int(rnd))] = f["epochs/samples"][-1] / f["epochs/train_s"][-1]
+        epoch = f["steps/epoch"][:]
+        last = epoch == epoch.max()
+        col = {name: f["steps/" + name][:][last] for name in ("encode_s", "decode_s", "compute_s", "comm_s")}
+        codec_s = col["encode_s"] + col["decode_s"]
+        runs[(model, cut)][(f"{topology}-{codec}", int(rnd))] = {
+            "rate": f["epochs/samples"][-1] / f["epochs/train_s"][-1],
+            # A step's critical path as /steps splits it (the client's encode, forward, wait, decode, backward; the
+            # server's share inside the wait). Its median over the epoch is what a slow phase of the VM moves least.
+            "step_ms": 1e3 * statistics.median(codec_s + col["compute_s"] + col["comm_s"]),
+            "codec_ms": 1e3 * statistics.median(codec_s),
+        }
 
 def cell(values, fmt, unit=""):  # mean, and the range when there are several rounds
     text = format(statistics.mean(values), fmt) + unit
     return text if len(values) == 1 else f"{text} ({format(min(values), fmt)}{unit} to {format(max(values), fmt)}{unit})"
 
+cuts = ["shallow", "medium", "deep"]
+rounds = sorted({rnd for r in runs.values() for _, rnd in r})
+names = ("local-identity", "mpi-identity", "local-ms", "mpi-ms")
+
+def per_round(model, cut, key):  # run name -> that figure in each round
+    return {n: [runs[(model, cut)][(n, i)][key] for i in rounds] for n in names}
+
+order = sorted(runs, key=lambda k: (k[0], cuts.index(k[1])))
+
 print("| model | cut | local, identity | MPI, identity | MPI / local | local, MS | MPI, MS | MS cost over MPI identity |")
 print("|---|---|---|---|---|---|---|---|")
-cuts = ["shallow", "medium", "deep"]
-rounds = sorted({rnd for runs in rate.values() for _, rnd in runs})
-for model, cut in sorted(rate, key=lambda k: (k[0], cuts.index(k[1]))):
-    r = rate[(model, cut)]
-    series = {run: [r[(run, n)] for n in rounds] for run in ("local-identity", "mpi-identity", "local-ms", "mpi-ms")}
-    ratio = [m / l for l, m in zip(series["local-identity"], series["mpi-identity"])]
-    ms_cost = [(i / m - 1) * 100 for i, m in zip(series["mpi-identity"], series["mpi-ms"])]
-    print(f"| {model} | {cut} | {statistics.mean(series['local-identity']):.0f} | "
-          f"{statistics.mean(series['mpi-identity']):.0f} | {cell(ratio, '.3f')} | "
-          f"{statistics.mean(series['local-ms']):.0f} | {statistics.mean(series['mpi-ms']):.0f} | "
+for model, cut in order:
+    rate = per_round(model, cut, "rate")
+    ratio = [m / l for l, m in zip(rate["local-identity"], rate["mpi-identity"])]
+    ms_cost = [(i / m - 1) * 100 for i, m in zip(rate["mpi-identity"], rate["mpi-ms"])]
+    print(f"| {model} | {cut} | {statistics.mean(rate['local-identity']):.0f} | "
+          f"{statistics.mean(rate['mpi-identity']):.0f} | {cell(ratio, '.3f')} | "
+          f"{statistics.mean(rate['local-ms']):.0f} | {statistics.mean(rate['mpi-ms']):.0f} | "
           f"{cell(ms_cost, '+.1f', '%')} |")
 print(f"(samples per second of training, last epoch; means over {len(rounds)} interleaved round(s), ratios taken "
       "within each round)")
+print()
+print("| model | cut | step ms: local, identity | MPI, identity | MPI, MS | MPI / local | MS cost over MPI identity "
+      "| codec ms: MPI, identity | MPI, MS | MS codec time over identity's, share of the step |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for model, cut in order:
+    step, codec = per_round(model, cut, "step_ms"), per_round(model, cut, "codec_ms")
+    ratio = [l / m for l, m in zip(step["local-identity"], step["mpi-identity"])]
+    ms_cost = [(m / i - 1) * 100 for i, m in zip(step["mpi-identity"], step["mpi-ms"])]
+    share = [(m - c) / i * 100 for i, c, m in zip(step["mpi-identity"], codec["mpi-identity"], codec["mpi-ms"])]
+    print(f"| {model} | {cut} | {statistics.mean(step['local-identity']):.2f} | "
+          f"{statistics.mean(step['mpi-identity']):.2f} | {statistics.mean(step['mpi-ms']):.2f} | "
+          f"{cell(ratio, '.3f')} | {cell(ms_cost, '+.1f', '%')} | {statistics.mean(codec['mpi-identity']):.3f} | "
+          f"{statistics.mean(codec['mpi-ms']):.3f} | {cell(share, '+.1f', '%')} |")
+print("(medians over the last epoch's steps of /steps: a step is encode + decode + compute + comm, the codec's share "
+      "encode + decode; means over the rounds, ratios taken within each round)")
 PY
