@@ -71,7 +71,7 @@ for path in glob.glob(os.path.join(sys.argv[1], "*.h5")):
         runs[(model, cut)][(f"{topology}-{codec}", int(rnd))] = {
             "rate": f["epochs/samples"][-1] / f["epochs/train_s"][-1],
             # A step's critical path as /steps splits it (the client's encode, forward, wait, decode, backward; the
-            # server's share inside the wait). Its median over the epoch is what a slow phase of the VM moves least.
+            # server's share inside the wait). Its median over the epoch is not moved by a few slow steps.
             "step_ms": 1e3 * statistics.median(codec_s + col["compute_s"] + col["comm_s"]),
             "codec_ms": 1e3 * statistics.median(codec_s),
         }
