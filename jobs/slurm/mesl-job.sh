@@ -9,9 +9,13 @@
 #   MESL_LAUNCHER auto (default) | srun | mpirun. auto takes `srun --mpi=pmix` when the cluster's Slurm has the
 #                 PMIx plugin (srun --mpi=list), else Open MPI's mpirun, which reads the Slurm allocation itself.
 #   SRUN_ARGS     extra srun flags;  MPIRUN_ARGS  extra mpirun flags (word-split)
+#   TMPDIR        where the mpirun launcher's session folder goes (jobs/ompi-session.sh; default /tmp)
 
 # The repository: the batch script finds it (it has to, to find this file) and sets MESL_REPO before sourcing.
 : "${MESL_REPO:?the batch script sets MESL_REPO before sourcing mesl-job.sh}"
+
+# shellcheck source=../ompi-session.sh
+source "$MESL_REPO/jobs/ompi-session.sh"
 
 # shellcheck disable=SC2034  # for the batch scripts
 mesl_exe="${MESL:-$MESL_REPO/build/bin/mesl}"
@@ -41,6 +45,7 @@ mesl_has_option() {
 # Sets the array mesl_launch to the command that starts one rank per Slurm task.
 mesl_choose_launcher() {
   local choice="${MESL_LAUNCHER:-auto}" plugins=""
+  mesl_launcher_name=""
   if [[ $choice == auto ]]; then
     # The plugin list is the reliable test: `srun --mpi=pmix` fails at launch time, not submit time, without it.
     # (Read whole before grep: with pipefail, grep -q closing the pipe early would fail the test.)
@@ -64,6 +69,7 @@ mesl_choose_launcher() {
       ;;
     *) mesl_die "MESL_LAUNCHER must be auto, srun or mpirun, not '$choice'" ;;
   esac
+  mesl_launcher_name="$choice"
   mesl_log "launcher: ${mesl_launch[*]}"
 }
 
@@ -75,16 +81,32 @@ mesl_choose_launcher() {
 # SIGTERM is not forwarded: Slurm sends it to every process of the job at once (scancel, a time limit, a preemption
 # without send_user_signal), so the ranks have it already and a second signal would make them stop without a
 # checkpoint. The shell only keeps waiting, so that the ranks get Slurm's KillWait to write theirs.
+# With the mpirun launcher the run gets an Open MPI session folder of its own under TMPDIR (jobs/ompi-session.sh), so
+# that array tasks packed on one node do not race for the shared one; it is removed when the launcher has ended.
+# The launcher's output goes to the job's log as it comes and is kept aside too: when the run fails before its
+# first training step (rank 0 prints "mesl: first training step ..." then), one line names the launcher, its status
+# and its first error line, which is otherwise lost among Open MPI's help text.
 # Afterwards mesl_stop_signal names the signal the shell received (empty if none); returns the launcher's status.
 mesl_run_forwarding_signals() {
   mesl_stop_signal=""
-  local signals=0 before rc
+  local signals=0 before rc out_log err_log out_fd err_fd out_pid err_pid
   mesl_pid=""
+  if [[ ${mesl_launcher_name:-} == mpirun ]]; then
+    mesl_ompi_session_begin "$@" || return 2
+    trap mesl_ompi_session_end EXIT
+    [[ -z $mesl_ompi_session_dir ]] || mesl_log "Open MPI session folder: $mesl_ompi_session_dir"
+  fi
+  out_log="$(mktemp "${TMPDIR:-/tmp}/mesl-launch-out.XXXXXX")" && err_log="$(mktemp "${TMPDIR:-/tmp}/mesl-launch-err.XXXXXX")" ||
+    mesl_die "cannot make a file in ${TMPDIR:-/tmp}; set TMPDIR to a writable folder"
+  exec {out_fd}> >(tee "$out_log")
+  out_pid=$!
+  exec {err_fd}> >(tee "$err_log" >&2)
+  err_pid=$!
   # bash runs a trap only between commands, and `wait` is interruptible, so the job runs in the background. The
   # traps come first: a signal that arrived before the launch would otherwise end the shell.
   trap 'mesl_stop_signal=USR1; signals=$((signals + 1)); mesl_log "SIGUSR1: asking mesl to checkpoint and stop"; [[ -z $mesl_pid ]] || kill -USR1 "$mesl_pid" 2>/dev/null' USR1
   trap 'mesl_stop_signal=${mesl_stop_signal:-TERM}; signals=$((signals + 1)); mesl_log "SIGTERM: waiting for the ranks to stop"' TERM
-  "$@" &
+  "$@" >&"$out_fd" 2>&"$err_fd" &
   mesl_pid=$!
   while true; do
     before=$signals
@@ -96,5 +118,28 @@ mesl_run_forwarding_signals() {
     break
   done
   trap - USR1 TERM
+  # The copies end once everything that held the launcher's output has closed it.
+  exec {out_fd}>&- {err_fd}>&-
+  wait "$out_pid" "$err_pid" 2>/dev/null || true
+  if [[ ${mesl_launcher_name:-} == mpirun ]]; then
+    mesl_ompi_session_end
+    trap - EXIT
+  fi
+  if ((rc != 0)) && ! grep -q '^mesl: first training step done' "$out_log"; then
+    mesl_log "launcher ${mesl_launcher_name:-$1} failed before the first training step (status $rc): $(mesl_first_error_line "$err_log")"
+  fi
+  rm -f "$out_log" "$err_log"
   return "$rc"
+}
+
+# The first line of a launcher's error output that says something (Open MPI frames its messages with lines of
+# dashes), or a note that there was none.
+mesl_first_error_line() {
+  local line
+  while IFS= read -r line; do
+    [[ $line =~ [[:alnum:]] ]] || continue
+    echo "$line"
+    return 0
+  done <"$1"
+  echo "(it wrote no error message)"
 }

@@ -30,7 +30,8 @@ slurm_write_conf() {
   ctld_port="$(slurm_free_port)"
   slurmd_port="$(slurm_free_port)"
   while [[ $slurmd_port == "$ctld_port" ]]; do slurmd_port="$(slurm_free_port)"; done
-  cpus="$(nproc)"
+  # slurm_node_cpus (set by the caller) claims more CPUs than the machine has, to pack more jobs on it.
+  cpus="${slurm_node_cpus:-$(nproc)}"
   cat >"$slurm_dir/slurm.conf" <<EOF
 # Written by tests/jobs/single_node_slurm.sh for one test run.
 ClusterName=mesltest
@@ -58,6 +59,7 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
+$( ((cpus > $(nproc))) && echo "SlurmdParameters=config_overrides")
 # Finished jobs stay visible to scontrol (there is no accounting database for sacct).
 MinJobAge=900
 KillWait=15
