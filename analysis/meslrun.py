@@ -253,6 +253,20 @@ class Run:
     cut = property(lambda self: self.integer("cut"))
     cut_preset = property(lambda self: self.text("cut_preset") or "")
     clients = property(lambda self: self.integer("clients"))
+
+    @property
+    def client_ranks(self):
+        """R, the ranks that host the clients: the attribute, or for files of before it one client per rank."""
+        ranks = self.integer("client_ranks")
+        if ranks is None and self.integer("world_size") is not None:
+            ranks = max(0, self.integer("world_size") - 1)
+        return ranks
+
+    @property
+    def participants_per_round(self):
+        """K, the clients drawn per epoch or round: the attribute, or all of them (files of before sampling)."""
+        k = self.integer("participants_per_round")
+        return self.clients if k is None else k
     seed = property(lambda self: self.integer("seed"))
     bpe = property(lambda self: self.number("bpe"))
 

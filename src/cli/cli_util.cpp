@@ -1,6 +1,7 @@
 #include "cli_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -81,6 +82,30 @@ std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, c
 void require(const cxxopts::ParseResult& args, const std::string& command, const std::vector<std::string>& names) {
   for (const auto& n : names)
     MESL_CHECK(args.count(n) > 0, ConfigError, command, " needs --", n, "; see ", command, " --help");
+}
+
+int64_t parse_size(const std::string& text, const std::string& option) {
+  size_t end = 0;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  std::string unit = text.substr(end);
+  for (const std::string suffix : {"iB", "B"}) {
+    const size_t n = suffix.size();
+    if (unit.size() > n && unit.compare(unit.size() - n, n, suffix) == 0) unit.resize(unit.size() - n);
+  }
+  int shift = -1;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "k") shift = 10;
+  else if (unit == "M") shift = 20;
+  else if (unit == "G") shift = 30;
+  else if (unit == "T") shift = 40;
+  uint64_t value = 0;
+  bool ok = end > 0 && end <= 15 && shift >= 0;
+  if (ok) {
+    value = std::stoull(text.substr(0, end));
+    ok = value < (uint64_t{1} << (62 - shift));
+  }
+  MESL_CHECK(ok, ConfigError, option, " '", text, "' is not a size; give bytes or a size such as 256MiB or 2G");
+  return static_cast<int64_t>(value << shift);
 }
 
 std::vector<int64_t> parse_shape(const std::string& text) {

@@ -28,6 +28,9 @@ void require(const cxxopts::ParseResult& args, const std::string& command, const
 
 // "256,64,32,32" -> {256, 64, 32, 32}; throws ConfigError for anything else.
 std::vector<int64_t> parse_shape(const std::string& text);
+// A size in bytes: a whole number, optionally with a unit (K, M, G, T as powers of 1024, with or without "iB" or
+// "B", e.g. 256MiB, 2G, 4096). Throws ConfigError naming `option` for anything else.
+int64_t parse_size(const std::string& text, const std::string& option);
 
 // The names of the codec options. `mesl codec` uses the plain names of codec.md; `mesl train` renames the three
 // that would clash with its own options (--alpha is the Dirichlet concentration there, --seed the run's seed,

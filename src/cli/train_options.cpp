@@ -35,10 +35,19 @@ std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
                      "  mesl train --topology local --clients 4                        (one process, no MPI)\n"
                      "Unset optimisation options take the model's defaults (docs/cli.md).");
   o.add_options("Run")
-      ("topology", "sequential | sflv1 | sflv2 | local", cxxopts::value<std::string>()->default_value("sequential"))
-      ("clients", "Number of clients (local; under MPI it must be ranks - 1)", cxxopts::value<int64_t>())
+      ("topology", joined(train::topology_names()),
+       cxxopts::value<std::string>()->default_value("sequential"))
+      ("clients", "Number of clients N (default: one per client rank; under MPI at least ranks - 1)",
+       cxxopts::value<int64_t>())
+      ("participation", "Fraction F of the clients that train per epoch or round (K = max(1, round(F N)))",
+       cxxopts::value<double>())
+      ("clients-per-round", "Clients K that train per epoch or round, drawn from the seed", cxxopts::value<int64_t>())
       ("serve-order", "sflv2: serve clients in arrival | round-robin order",
        cxxopts::value<std::string>()->default_value("arrival"))
+      ("client-state-memory", "Idle client states a rank keeps in memory, e.g. 256MiB; beyond it they spill to files",
+       cxxopts::value<std::string>()->default_value("1GiB"))
+      ("state-dir", "Where client states spill (default: beside --output; node-local scratch on a cluster)",
+       cxxopts::value<std::string>()->default_value(""))
       ("server-device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("client-device", "cpu | cuda | cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("threads", "Intra-op threads per rank (0: the node's cores shared among its ranks)",
@@ -96,7 +105,18 @@ std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
   c.topology = train::parse_topology(a["topology"].as<std::string>());
   if (a.count("clients")) c.clients = a["clients"].as<int64_t>();
   MESL_CHECK(!a.count("clients") || c.clients >= 1, ConfigError, "--clients must be >= 1");
+  if (a.count("participation")) {
+    c.participation = a["participation"].as<double>();
+    MESL_CHECK(c.participation > 0 && c.participation <= 1, ConfigError, "--participation ", c.participation,
+               " is not in (0, 1]: give the fraction of the clients per round");
+  }
+  if (a.count("clients-per-round")) {
+    c.clients_per_round = a["clients-per-round"].as<int64_t>();
+    MESL_CHECK(c.clients_per_round >= 1, ConfigError, "--clients-per-round must be >= 1");
+  }
   c.serve_order = train::parse_serve_order(a["serve-order"].as<std::string>());
+  c.client_state_memory = parse_size(a["client-state-memory"].as<std::string>(), "--client-state-memory");
+  c.state_dir = a["state-dir"].as<std::string>();
   c.server_device = a["server-device"].as<std::string>();
   c.client_device = a["client-device"].as<std::string>();
   c.threads = a["threads"].as<int>();

@@ -55,7 +55,7 @@ void Traffic::count(Direction d, uint64_t bytes, uint64_t header_bytes) {
   t.messages += 1;
   t.bytes += static_cast<int64_t>(bytes);
   t.header_bytes += static_cast<int64_t>(header_bytes);
-  t.link_s += link_.seconds(bytes);
+  t.link_s = link_.seconds(t.messages, t.bytes);
 }
 
 void Traffic::merge(const Traffic& other) {
@@ -63,7 +63,7 @@ void Traffic::merge(const Traffic& other) {
     totals_[i].messages += other.totals_[i].messages;
     totals_[i].bytes += other.totals_[i].bytes;
     totals_[i].header_bytes += other.totals_[i].header_bytes;
-    totals_[i].link_s += other.totals_[i].link_s;
+    totals_[i].link_s = link_.seconds(totals_[i].messages, totals_[i].bytes);
   }
 }
 

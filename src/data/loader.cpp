@@ -56,8 +56,8 @@ Loader::Loader(const Split& split, const DatasetInfo& info, std::vector<int64_t>
   impl_->options = options;
   impl_->labels.reserve(indices.size());
   for (const int64_t index : indices) impl_->labels.push_back(split.labels()[static_cast<size_t>(index)]);
-  // A split that is not streaming is read once: the shard stays in memory as uint8.
-  if (!split.streaming()) impl_->images = split.read(indices);
+  // A split that is not streaming is read once: the shard stays in memory as uint8 (unless the caller asks not to).
+  if (!split.streaming() && options.cache_shard) impl_->images = split.read(indices);
   impl_->indices = std::move(indices);
 }
 

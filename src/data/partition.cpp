@@ -64,16 +64,6 @@ Shards partition_dirichlet(const std::vector<int64_t>& labels, int64_t num_class
     }
   }
 
-  // A client without data cannot train: give each empty client one random sample of the largest shard. This
-  // barely changes the skew and keeps the scheme usable for small alphas and many clients.
-  for (auto& shard : shards) {
-    if (!shard.empty()) continue;
-    auto largest = std::max_element(shards.begin(), shards.end(),
-                                    [](const auto& a, const auto& b) { return a.size() < b.size(); });
-    const auto pick = static_cast<std::ptrdiff_t>(rng.below(largest->size()));
-    shard.push_back(largest->at(static_cast<size_t>(pick)));
-    largest->erase(largest->begin() + pick);
-  }
   return shards;
 }
 
@@ -120,8 +110,8 @@ std::vector<std::vector<int64_t>> partition(const std::vector<int64_t>& labels, 
   const auto n = static_cast<int64_t>(labels.size());
   const int64_t clients = options.num_clients;
   MESL_CHECK(clients >= 1, ConfigError, "the number of clients must be at least 1; got ", clients);
-  MESL_CHECK(n >= clients, ConfigError, "cannot partition ", n, " samples over ", clients,
-             " clients: every client needs at least one sample; use fewer clients or more data");
+  MESL_CHECK(n >= 1, ConfigError, "there are no samples to partition over ", clients,
+             " clients; give a dataset (or --train-limit) with data");
   MESL_CHECK(num_classes >= 1, ConfigError, "the number of classes must be at least 1; got ", num_classes);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = labels[static_cast<size_t>(i)];
@@ -144,9 +134,6 @@ std::vector<std::vector<int64_t>> partition(const std::vector<int64_t>& labels, 
     case PartitionScheme::shards:
       MESL_CHECK(options.shards_per_client >= 1, ConfigError, "shards per client must be at least 1; got ",
                  options.shards_per_client);
-      MESL_CHECK(clients * options.shards_per_client <= n, ConfigError, "cannot cut ", n, " samples into ",
-                 clients * options.shards_per_client, " shards (", clients, " clients x ", options.shards_per_client,
-                 "); use fewer clients or shards per client");
       shards = partition_shards(labels, clients, options.shards_per_client, rng);
       break;
   }

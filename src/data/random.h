@@ -1,14 +1,17 @@
 #pragma once
 // The data part's own random numbers. Shards, batch orders, augmentation and synthetic pixels must be the same on
 // every platform and standard library, so nothing here uses std::*_distribution (whose output is unspecified):
-// splitmix64 hashes seeds, xoshiro256** generates, and integers and uniforms come from exact integer and IEEE
-// operations. Only the normal and gamma samplers (Dirichlet proportions) and the random-resized-crop geometry use
-// log/exp, whose last-bit differences between math libraries could at most move a rare rounding boundary.
+// splitmix64 hashes seeds, xoshiro256** generates (both mesl/util/random.h), and integers and uniforms come from
+// exact integer and IEEE operations. Only the normal and gamma samplers (Dirichlet proportions) and the
+// random-resized-crop geometry use log/exp, whose last-bit differences between math libraries could at most move a
+// rare rounding boundary.
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <utility>
 #include <vector>
+
+#include "mesl/util/random.h"
 
 namespace mesl::data::detail {
 
@@ -22,13 +25,7 @@ enum class Domain : uint64_t {
   synthetic_noise = 0x73796e746e6f7331ULL,
 };
 
-// One splitmix64 step: advances `state` and returns a well-mixed 64-bit value.
-inline uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using util::splitmix64;
 
 // Hashes a sequence of words into one seed; every word changes the result.
 inline uint64_t hash_words(std::initializer_list<uint64_t> words) {
@@ -48,28 +45,15 @@ inline uint64_t hash_words(Domain domain, std::initializer_list<uint64_t> words)
   return h;
 }
 
-// xoshiro256** (Blackman and Vigna), seeded through splitmix64 as its authors recommend.
+// The shared generator (mesl/util/random.h) with the data part's samplers.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) {
-    uint64_t s = seed;
-    for (auto& word : state_) word = splitmix64(s);
-  }
+  explicit Rng(uint64_t seed) : gen_(seed) {}
 
-  uint64_t next() {
-    const uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
+  uint64_t next() { return gen_.next(); }
 
   // Uniform in [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double uniform() { return gen_.uniform(); }
   // Uniform in (0, 1): safe to take the logarithm of.
   double uniform_open() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
 
@@ -121,8 +105,7 @@ class Rng {
   }
 
  private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t state_[4];
+  util::Xoshiro256 gen_;
 };
 
 // Fisher-Yates shuffle driven by Rng (std::shuffle's use of the generator is implementation-defined).

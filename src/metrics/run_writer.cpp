@@ -46,6 +46,22 @@ void write_message_totals(const h5::Node& root, const std::vector<MessageTotal>&
   messages.write_tensor("header_bytes", at::tensor(header_bytes, at::kLong));
 }
 
+void write_clients(const h5::Node& root, const std::vector<ClientRow>& rows) {
+  const h5::Group group = root.has_child("clients") ? root.group("clients") : root.create_group("clients");
+  const auto& columns = client_columns();
+  for (size_t i = 0; i < columns.size(); ++i)
+    group.write_tensor(columns[i].name, at::tensor(detail::client_column(rows, i), at::kLong));
+}
+
+void write_ranks(const h5::Node& root, const std::vector<RankRow>& rows) {
+  const h5::Group group = root.has_child("ranks") ? root.group("ranks") : root.create_group("ranks");
+  const auto& columns = rank_columns();
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const at::Tensor values = at::tensor(detail::rank_column(rows, i), at::kDouble);
+    group.write_tensor(columns[i].name, columns[i].type == h5::ColumnType::int64 ? values.to(at::kLong) : values);
+  }
+}
+
 }  // namespace
 
 struct RunWriter::Impl {
@@ -53,7 +69,8 @@ struct RunWriter::Impl {
       : path(std::move(file_path)),
         file(std::move(opened)),
         steps(file, "steps", step_columns(), kStepChunkRows),
-        epochs(file, "epochs", epoch_columns(), kEpochChunkRows) {}
+        epochs(file, "epochs", epoch_columns(), kEpochChunkRows),
+        participants(file, "participants", participant_columns(), kStepChunkRows) {}
 
   // The last flush of a run that ends without calling flush(), or that unwinds on an exception: nothing may
   // escape a destructor, and a metrics error must not hide the error that is unwinding.
@@ -72,6 +89,15 @@ struct RunWriter::Impl {
       write_message_totals(file, totals);
       totals_pending = false;
     }
+    if (clients_pending) {
+      write_clients(file, clients);
+      clients_pending = false;
+    }
+    if (ranks_pending) {
+      write_ranks(file, ranks);
+      ranks_pending = false;
+    }
+    participants.flush();
     steps.flush();
     epochs.flush();  // both flush the file; the second costs little
   }
@@ -80,8 +106,13 @@ struct RunWriter::Impl {
   h5::File file;
   h5::Table steps;
   h5::Table epochs;
+  h5::Table participants;
   std::vector<MessageTotal> totals;
   bool totals_pending = false;
+  std::vector<ClientRow> clients;
+  bool clients_pending = false;
+  std::vector<RankRow> ranks;
+  bool ranks_pending = false;
 };
 
 RunWriter::RunWriter(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -96,8 +127,9 @@ RunWriter RunWriter::create(const std::string& path, const RunAttributes& attrib
   return RunWriter(std::move(impl));
 }
 
-RunWriter RunWriter::resume(const std::string& path, int64_t steps_kept, int64_t epochs_kept) {
-  if (steps_kept < 0 || epochs_kept < 0) {
+RunWriter RunWriter::resume(const std::string& path, int64_t steps_kept, int64_t epochs_kept,
+                            int64_t participants_kept) {
+  if (steps_kept < 0 || epochs_kept < 0 || participants_kept < 0) {
     throw MetricsError("cannot resume metrics file " + path + " at " + std::to_string(steps_kept) + " steps and " +
                        std::to_string(epochs_kept) + " epochs; the counts must not be negative");
   }
@@ -123,8 +155,11 @@ RunWriter RunWriter::resume(const std::string& path, int64_t steps_kept, int64_t
   };
   if (impl->steps.size() < steps_kept) too_short("steps", impl->steps.size(), steps_kept);
   if (impl->epochs.size() < epochs_kept) too_short("epochs", impl->epochs.size(), epochs_kept);
+  if (impl->participants.size() < participants_kept)
+    too_short("participant rows", impl->participants.size(), participants_kept);
   impl->steps.truncate(steps_kept);
   impl->epochs.truncate(epochs_kept);
+  impl->participants.truncate(participants_kept);
   return RunWriter(std::move(impl));
 }
 
@@ -139,6 +174,22 @@ void RunWriter::set_message_totals(const std::vector<MessageTotal>& totals) {
   impl_->totals = totals;
   impl_->totals_pending = true;
 }
+
+void RunWriter::set_clients(const std::vector<ClientRow>& clients) {
+  impl_->clients = clients;
+  impl_->clients_pending = true;
+}
+
+void RunWriter::set_ranks(const std::vector<RankRow>& ranks) {
+  impl_->ranks = ranks;
+  impl_->ranks_pending = true;
+}
+
+void RunWriter::append_participants(int64_t round, const std::vector<int64_t>& clients) {
+  for (const int64_t c : clients) impl_->participants.append({static_cast<double>(round), static_cast<double>(c)});
+}
+
+int64_t RunWriter::participant_rows() const { return impl_->participants.size(); }
 
 void RunWriter::flush() { impl_->flush(); }
 

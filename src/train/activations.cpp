@@ -8,7 +8,7 @@ namespace mesl::train {
 
 Activations sample_activations(const TrainConfig& raw, int64_t train_steps, int64_t batches) {
   TrainConfig config = raw;
-  config.topology = Topology::local;
+  config.topology = "local";
   config.clients = 1;
   config.codec = codec::CodecOptions(codec::Method::identity);
   const RunContext ctx = make_context(config, 1);
@@ -20,7 +20,7 @@ Activations sample_activations(const TrainConfig& raw, int64_t train_steps, int6
   Activations out;
   out.cut = ctx.cut;
   out.cut_shape = ctx.cut_shape;
-  data::Loader loader = train_loader(ctx, *train_split, 1);
+  data::Loader loader(*train_split, ctx.info, ctx.shards.at(0), train_loader_options(ctx, 1));
   double tail_loss = 0;
   int64_t tail_steps = 0;
   for (int64_t i = 0; i < train_steps; ++i) {

@@ -1,11 +1,13 @@
 // Defaults, validation and the JSON form of the training configuration.
 #include "mesl/train/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "mesl/error.h"
 #include "mesl/util/json.h"
+#include "schedule.h"
 
 namespace mesl::train {
 namespace {
@@ -20,12 +22,9 @@ Enum parse_name(const std::string& what, const std::string& name,
   throw ConfigError("unknown " + what + " '" + name + "'; choose one of " + names);
 }
 
-const std::vector<std::pair<std::string, Topology>> kTopologies = {
-    {"sequential", Topology::sequential}, {"sflv1", Topology::sflv1}, {"sflv2", Topology::sflv2},
-    {"local", Topology::local}};
-const std::vector<std::pair<std::string, Schedule>> kSchedules = {
-    {"constant", Schedule::constant}, {"cosine", Schedule::cosine}, {"multistep", Schedule::multistep},
-    {"step", Schedule::step}};
+const std::vector<std::pair<std::string, LrSchedule>> kLrSchedules = {
+    {"constant", LrSchedule::constant}, {"cosine", LrSchedule::cosine}, {"multistep", LrSchedule::multistep},
+    {"step", LrSchedule::step}};
 const std::vector<std::pair<std::string, ServeOrder>> kServeOrders = {{"arrival", ServeOrder::arrival},
                                                                       {"round-robin", ServeOrder::round_robin}};
 
@@ -38,53 +37,84 @@ std::string name_of(Enum value, const std::vector<std::pair<std::string, Enum>>&
 
 }  // namespace
 
-Topology parse_topology(const std::string& n) { return parse_name("topology", n, kTopologies); }
-std::string to_string(Topology t) { return name_of(t, kTopologies); }
-Schedule parse_schedule(const std::string& n) { return parse_name("schedule", n, kSchedules); }
-std::string to_string(Schedule s) { return name_of(s, kSchedules); }
+std::vector<std::string> topology_names() {
+  std::vector<std::string> names = schedule_names();
+  names.emplace_back("local");
+  return names;
+}
+
+std::string parse_topology(const std::string& n) {
+  schedule_kind(n);  // throws, naming the registered topologies, when unknown
+  return n;
+}
+LrSchedule parse_schedule(const std::string& n) { return parse_name("schedule", n, kLrSchedules); }
+std::string to_string(LrSchedule s) { return name_of(s, kLrSchedules); }
 ServeOrder parse_serve_order(const std::string& n) { return parse_name("serve order", n, kServeOrders); }
 std::string to_string(ServeOrder o) { return name_of(o, kServeOrders); }
 
+int client_ranks(const TrainConfig& c, int world_size) { return is_local(c.topology) ? 0 : world_size - 1; }
+
+int64_t participants_per_round(const TrainConfig& c) {
+  if (c.clients_per_round > 0) return c.clients_per_round;
+  if (c.participation > 0)
+    return std::max<int64_t>(1, std::llround(c.participation * static_cast<double>(c.clients)));
+  return c.clients;
+}
+
+std::string state_dir(const TrainConfig& c) { return c.state_dir.empty() ? c.output + ".states" : c.state_dir; }
+
 TrainConfig resolve_defaults(TrainConfig c, int world_size) {
-  if (c.clients == 0) c.clients = c.topology == Topology::local ? 1 : world_size - 1;
+  if (c.clients == 0) c.clients = is_local(c.topology) ? 1 : std::max(1, client_ranks(c, world_size));
   // The seed paper's settings (experiments.md) per model; the small CNN's are ours (about 90% on Fashion-MNIST
   // in a couple of CPU epochs).
   struct Defaults {
     double lr, weight_decay;
     int64_t epochs, batch;
-    Schedule schedule;
+    LrSchedule schedule;
     std::vector<int64_t> milestones;
     double gamma;
     int64_t step_size;
   };
-  Defaults d{0.05, 5e-4, 3, 64, Schedule::cosine, {}, 0.1, 30};
-  if (c.model == "vgg19") d = {0.1, 5e-4, 200, 256, Schedule::cosine, {}, 0.1, 30};
-  if (c.model == "resnet18") d = {0.1, 5e-4, 200, 256, Schedule::multistep, {60, 120, 160}, 0.2, 30};
-  if (c.model == "resnet34") d = {0.1, 1e-4, 90, 256, Schedule::step, {}, 0.1, 30};
+  Defaults d{0.05, 5e-4, 3, 64, LrSchedule::cosine, {}, 0.1, 30};
+  if (c.model == "vgg19") d = {0.1, 5e-4, 200, 256, LrSchedule::cosine, {}, 0.1, 30};
+  if (c.model == "resnet18") d = {0.1, 5e-4, 200, 256, LrSchedule::multistep, {60, 120, 160}, 0.2, 30};
+  if (c.model == "resnet34") d = {0.1, 1e-4, 90, 256, LrSchedule::step, {}, 0.1, 30};
   if (!c.lr) c.lr = d.lr;
   if (!c.momentum) c.momentum = 0.9;
   if (!c.weight_decay) c.weight_decay = d.weight_decay;
   if (!c.epochs) c.epochs = d.epochs;
   if (!c.batch_size) c.batch_size = d.batch;
   if (!c.schedule) c.schedule = d.schedule;
-  if (c.milestones.empty() && *c.schedule == Schedule::multistep) c.milestones = d.milestones;
+  if (c.milestones.empty() && *c.schedule == LrSchedule::multistep) c.milestones = d.milestones;
   if (!c.gamma) c.gamma = d.gamma;
   if (!c.step_size) c.step_size = d.step_size;
   return c;
 }
 
 void validate(const TrainConfig& c, int world_size) {
-  if (c.topology == Topology::local) {
+  parse_topology(c.topology);
+  if (is_local(c.topology)) {
     MESL_CHECK(world_size == 1, ConfigError, "--topology local runs in one process; start it without mpirun (got ",
                world_size, " ranks)");
     MESL_CHECK(c.clients >= 1, ConfigError, "--clients must be >= 1");
   } else {
-    MESL_CHECK(world_size >= 2, ConfigError, "--topology ", to_string(c.topology),
-               " needs a server and at least one client: run it with mpirun -np N+1 (N >= 1 clients), or use "
-               "--topology local");
-    MESL_CHECK(c.clients == world_size - 1, ConfigError, "--clients ", c.clients, " does not fit ", world_size,
-               " ranks: rank 0 is the server and ranks 1..N the clients, so use mpirun -np ", c.clients + 1);
+    MESL_CHECK(world_size >= 2, ConfigError, "--topology ", c.topology,
+               " needs a server and at least one client rank: run it with mpirun -np R+1 (R >= 1 client ranks), "
+               "or use --topology local");
+    const int ranks = client_ranks(c, world_size);
+    MESL_CHECK(c.clients >= ranks, ConfigError, "--clients ", c.clients, " is fewer than the ", ranks,
+               " client ranks of ", world_size, " ranks (rank 0 serves): run mpirun -np ", c.clients + 1,
+               " or give --clients ", ranks, " or more");
   }
+  MESL_CHECK(c.participation == 0 || c.clients_per_round == 0, ConfigError,
+             "--participation and --clients-per-round both choose how many clients train per round: give one");
+  MESL_CHECK(c.participation == 0 || (c.participation > 0 && c.participation <= 1), ConfigError,
+             "--participation ", c.participation, " is not in (0, 1]: give the fraction of the clients per round");
+  MESL_CHECK(c.clients_per_round >= 0, ConfigError, "--clients-per-round must be >= 1");
+  MESL_CHECK(c.clients_per_round <= c.clients, ConfigError, "--clients-per-round ", c.clients_per_round,
+             " is more than the ", c.clients, " clients: give at most --clients");
+  MESL_CHECK(c.client_state_memory > 0, ConfigError,
+             "--client-state-memory must be positive (bytes, or a size such as 256MiB)");
   MESL_CHECK(*c.lr > 0 && std::isfinite(*c.lr), ConfigError, "--lr must be positive");
   // The optimizer applies the rate to float32 weights: a larger one fails inside LibTorch with an unclear message.
   MESL_CHECK(*c.lr <= std::numeric_limits<float>::max(), ConfigError, "--lr ", *c.lr,
@@ -121,8 +151,9 @@ namespace {
 
 Json config_fields(const TrainConfig& c, bool identity_only) {
   Json j;
-  j.add("topology", to_string(c.topology)).add("clients", c.clients);
-  if (c.topology == Topology::sflv2) j.add("serve_order", to_string(c.serve_order));
+  j.add("topology", c.topology).add("clients", c.clients);
+  if (c.topology == "sflv2") j.add("serve_order", to_string(c.serve_order));
+  j.add("participation", c.participation).add("clients_per_round", c.clients_per_round);
   j.add("model", c.model).add("cut", c.cut).add("dataset", c.dataset).add("data_dir", c.data_dir);
   j.add("train_limit", c.train_limit).add("test_limit", c.test_limit);
   if (c.dataset == "synthetic") j.add("synthetic_train", c.synthetic_train).add("synthetic_test", c.synthetic_test);
@@ -138,6 +169,7 @@ Json config_fields(const TrainConfig& c, bool identity_only) {
   if (identity_only) return j;
   j.add("server_device", c.server_device).add("client_device", c.client_device).add("threads", c.threads);
   j.add("timeout_s", c.timeout_s).add("output", c.output);
+  j.add("client_state_memory", c.client_state_memory).add("state_dir", c.state_dir);
   j.add("checkpoint_dir", c.checkpoint_dir).add("checkpoint_every", c.checkpoint_every);
   j.add("resume", c.resume);
   return j;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -26,13 +27,8 @@ void check_fixed_k(const RunContext& ctx) {
     smallest = std::min(smallest, tail > 0 ? tail : std::min(n, batch));
   };
   for (const auto& shard : ctx.shards) consider(static_cast<int64_t>(shard.size()), *c.batch_size);
-  // Evaluation runs on one client (sequential, local) or on a slice per client (sflv1/v2): both layouts count.
-  for (const int64_t evaluators : {int64_t{1}, c.clients}) {
-    for (int64_t client = 1; client <= evaluators; ++client) {
-      const auto [b, e] = test_slice(ctx, client, evaluators);
-      consider(e - b, c.eval_batch_size);
-    }
-  }
+  // Evaluation runs the test set in batches of --eval-batch-size, however many ranks share it.
+  consider(ctx.test_size, c.eval_batch_size);
   const std::pair<const char*, const codec::CodecOptions*> codecs[] = {{"--k", &c.codec},
                                                                        {"the --grad-codec k", &c.grad_codec}};
   for (const auto& [name, o] : codecs) {
@@ -85,19 +81,36 @@ RunContext make_context(const TrainConfig& raw, int world_size) {
   p.seed = c.seed;
   ctx.shards = data::partition(labels, ctx.info.num_classes, p);
   ctx.test_size = c.test_limit > 0 ? std::min(c.test_limit, ctx.info.test_size) : ctx.info.test_size;
-  torch::manual_seed(c.seed);
-  ctx.net = models::make_split_net(ctx.model, ctx.cut);
+  {
+    // The weights come from LibTorch's global generator: ranks that are threads of one process (the in-process
+    // transport) must not interleave their seeding and drawing.
+    static std::mutex seeding;
+    std::lock_guard<std::mutex> lock(seeding);
+    torch::manual_seed(c.seed);
+    ctx.net = models::make_split_net(ctx.model, ctx.cut);
+  }
   ctx.cut_shape = ctx.net.cut_shape;
   check_fixed_k(ctx);
   return ctx;
 }
 
-std::pair<int64_t, int64_t> test_slice(const RunContext& ctx, int64_t client, int64_t evaluators) {
-  const int64_t n = ctx.test_size;
-  return {n * (client - 1) / evaluators, n * client / evaluators};
+int64_t eval_batches(const RunContext& ctx) {
+  return (ctx.test_size + ctx.config.eval_batch_size - 1) / ctx.config.eval_batch_size;
 }
 
-data::Loader train_loader(const RunContext& ctx, const data::Split& split, int64_t client) {
+std::pair<int64_t, int64_t> eval_share(const RunContext& ctx, int part, int parts) {
+  const int64_t n = eval_batches(ctx);
+  return {n * (part - 1) / parts, n * part / parts};
+}
+
+std::vector<int64_t> shard_sizes(const RunContext& ctx) {
+  std::vector<int64_t> out;
+  out.reserve(ctx.shards.size());
+  for (const auto& s : ctx.shards) out.push_back(static_cast<int64_t>(s.size()));
+  return out;
+}
+
+data::LoaderOptions train_loader_options(const RunContext& ctx, int64_t client) {
   data::LoaderOptions o;
   o.batch_size = *ctx.config.batch_size;
   o.shuffle = true;
@@ -105,7 +118,7 @@ data::Loader train_loader(const RunContext& ctx, const data::Split& split, int64
   o.augment = ctx.augment;
   o.seed = ctx.config.seed;
   o.stream = static_cast<uint64_t>(client);
-  return data::Loader(split, ctx.info, ctx.shards.at(static_cast<size_t>(client - 1)), o);
+  return o;
 }
 
 data::Loader test_loader(const RunContext& ctx, const data::Split& split, int64_t begin, int64_t end) {

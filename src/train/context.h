@@ -22,7 +22,8 @@ struct RunContext {
   models::ModelOptions model;
   int64_t cut = 0;
   std::vector<int64_t> cut_shape;               // per sample
-  std::vector<std::vector<int64_t>> shards;     // training indices per client (client c is shards[c - 1])
+  std::vector<std::vector<int64_t>> shards;     // training indices per client (client c is shards[c - 1]); some
+                                                // may be empty (such a client never trains)
   int64_t test_size = 0;                        // samples evaluated (after --test-limit)
   data::Augment augment = data::Augment::none;  // training augmentation
   models::SplitNet net;                         // built from the run's seed: identical on every rank
@@ -32,11 +33,17 @@ struct RunContext {
 // DataError or ModelError with the fix.
 RunContext make_context(const TrainConfig& config, int world_size);
 
-// The slice of the test set client `client` (1-based) of `evaluators` evaluates: a contiguous block.
-std::pair<int64_t, int64_t> test_slice(const RunContext& ctx, int64_t client, int64_t evaluators);
+// Evaluation runs the test set in batches of --eval-batch-size, whoever runs them: eval_batches() of them, and
+// the contiguous share [first, end) of part `part` (1-based) of `parts` (the client ranks of a parallel topology).
+int64_t eval_batches(const RunContext& ctx);
+std::pair<int64_t, int64_t> eval_share(const RunContext& ctx, int part, int parts);
 
-// A client's training loader (its shard) and a test loader over [begin, end).
-data::Loader train_loader(const RunContext& ctx, const data::Split& split, int64_t client);
+// Every client's shard size, by client - 1.
+std::vector<int64_t> shard_sizes(const RunContext& ctx);
+
+// The options of client `client`'s training loader (its shard, its order and augmentation streams), and a test
+// loader over samples [begin, end).
+data::LoaderOptions train_loader_options(const RunContext& ctx, int64_t client);
 data::Loader test_loader(const RunContext& ctx, const data::Split& split, int64_t begin, int64_t end);
 
 // A deep copy of a module (e.g. one bottom per client in the local topology).

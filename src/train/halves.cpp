@@ -11,16 +11,16 @@ namespace mesl::train {
 double learning_rate(const TrainConfig& c, int64_t epoch) {
   const double base = *c.lr;
   switch (*c.schedule) {
-    case Schedule::constant: return base;
-    case Schedule::cosine:
+    case LrSchedule::constant: return base;
+    case LrSchedule::cosine:
       return 0.5 * base * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(*c.epochs)));
-    case Schedule::multistep: {
+    case LrSchedule::multistep: {
       double lr = base;
       for (int64_t m : c.milestones)
         if (epoch >= m) lr *= *c.gamma;
       return lr;
     }
-    case Schedule::step: return base * std::pow(*c.gamma, static_cast<double>(epoch / *c.step_size));
+    case LrSchedule::step: return base * std::pow(*c.gamma, static_cast<double>(epoch / *c.step_size));
   }
   return base;
 }
@@ -134,6 +134,62 @@ void load_state(torch::nn::Module& module, const uint8_t* data, size_t size) {
     t.copy_(src);
     at += tensor_bytes(t);
   }
+}
+
+namespace {
+
+// The key under which LibTorch's optimizers keep a parameter's state (torch/optim/*.cpp).
+std::string state_key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+std::vector<at::Tensor> optimized(torch::optim::SGD& opt) {
+  std::vector<at::Tensor> out;
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params()) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> save_momentum(torch::optim::SGD& opt) {
+  std::vector<uint8_t> out;
+  auto& state = opt.state();
+  if (state.empty()) return out;
+  for (const at::Tensor& p : optimized(opt)) {
+    const auto it = state.find(state_key(p));
+    if (it == state.end()) {
+      out.push_back(0);
+      continue;
+    }
+    const at::Tensor buf =
+        static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().detach().to(at::kCPU).contiguous();
+    out.push_back(1);
+    const size_t at = out.size(), n = tensor_bytes(buf);
+    out.resize(at + n);
+    std::memcpy(out.data() + at, buf.data_ptr(), n);
+  }
+  return out;
+}
+
+void load_momentum(torch::optim::SGD& opt, const std::vector<uint8_t>& bytes) {
+  auto& state = opt.state();
+  state.clear();
+  if (bytes.empty()) return;
+  size_t at = 0;
+  for (const at::Tensor& p : optimized(opt)) {
+    MESL_CHECK(at < bytes.size(), TrainError, "a client's optimizer state is cut short (", bytes.size(), " bytes)");
+    if (bytes[at++] == 0) continue;
+    const size_t n = tensor_bytes(p);
+    MESL_CHECK(at + n <= bytes.size(), TrainError, "a client's optimizer state of ", bytes.size(),
+               " bytes does not fit this model's parameters");
+    at::Tensor buf = at::empty(p.sizes(), p.options().device(at::kCPU));
+    std::memcpy(buf.data_ptr(), bytes.data() + at, n);
+    at += n;
+    auto s = std::make_unique<torch::optim::SGDParamState>();
+    s->momentum_buffer(buf.to(p.device()));
+    state[state_key(p)] = std::move(s);
+  }
+  MESL_CHECK(at == bytes.size(), TrainError, "a client's optimizer state of ", bytes.size(),
+             " bytes does not fit this model's parameters");
 }
 
 void load_average(torch::nn::Module& module, const std::vector<std::vector<uint8_t>>& states,

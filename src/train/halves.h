@@ -79,6 +79,13 @@ inline void load_state(torch::nn::Module& module, const std::vector<uint8_t>& by
 }
 size_t state_bytes(torch::nn::Module& module);
 
+// An SGD optimizer's momentum buffers as bytes, and back (a client's optimizer state, swapped in and out of the
+// one optimizer a rank shares among its clients): per parameter in order, a byte saying whether it has a buffer
+// (SGD makes them at the first step), then the buffer's raw values. load_momentum with empty bytes clears them, as
+// for a client that has not trained yet; it throws TrainError when the bytes do not fit the parameters.
+std::vector<uint8_t> save_momentum(torch::optim::SGD& opt);
+void load_momentum(torch::optim::SGD& opt, const std::vector<uint8_t>& bytes);
+
 // FedAvg: the weighted average of several states of `module`'s architecture (floating tensors averaged with
 // weights proportional to `weights`; integer buffers such as BatchNorm's batch counters take the maximum),
 // loaded into `module`.

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "schedule.h"
+
 namespace mesl::train {
 
 int threads_per_rank(int configured, int cores, int ranks_on_node) {
@@ -22,7 +24,8 @@ std::vector<std::pair<std::string, std::string>> openmp_wait_settings(const Open
   const int threads = threads_per_rank(facts.threads, cores, facts.ranks_on_node);
   // In sequential split learning the server and one client take turns: one rank computes at a time. In SplitFed
   // every client computes at once.
-  const int computing = facts.topology == Topology::sequential ? 1 : facts.ranks_on_node;
+  const bool turns = is_local(facts.topology) || schedule_kind(facts.topology) == RoundKind::turns;
+  const int computing = turns ? 1 : facts.ranks_on_node;
   if (static_cast<long>(threads) * computing <= cores) settings.emplace_back("GOMP_SPINCOUNT", kShortSpin);
   return settings;
 }

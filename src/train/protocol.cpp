@@ -61,7 +61,8 @@ class Reader {
 
 std::vector<uint8_t> Control::serialize() const {
   Writer w;
-  w.put(static_cast<uint32_t>(type)).put(epoch).put(round).put(steps).put(begin).put(end).put(value).put(flags);
+  w.put(static_cast<uint32_t>(type)).put(client).put(peer).put(epoch).put(round).put(steps).put(begin).put(end);
+  w.put(value).put(flags);
   w.put(static_cast<uint64_t>(extra.size())).bytes(extra.data(), extra.size());
   return std::move(w.out);
 }
@@ -70,6 +71,8 @@ Control Control::parse(const std::vector<uint8_t>& bytes) {
   Reader r(bytes, "control");
   Control c;
   c.type = static_cast<ControlType>(r.get<uint32_t>());
+  c.client = r.get<int64_t>();
+  c.peer = r.get<int64_t>();
   c.epoch = r.get<int64_t>();
   c.round = r.get<int64_t>();
   c.steps = r.get<int64_t>();
@@ -87,7 +90,8 @@ Control Control::parse(const std::vector<uint8_t>& bytes) {
 
 std::vector<uint8_t> StepHeader::serialize() const {
   Writer w;
-  w.put(static_cast<uint32_t>(kind)).put(epoch).put(round).put(batch_size).put(forward_s).put(encode_s).put(rel_error);
+  w.put(static_cast<uint32_t>(kind)).put(client).put(epoch).put(round).put(batch_size).put(forward_s).put(encode_s);
+  w.put(rel_error);
   w.put(static_cast<uint64_t>(labels.size())).bytes(labels.data(), labels.size() * sizeof(int32_t));
   return std::move(w.out);
 }
@@ -96,6 +100,7 @@ StepHeader StepHeader::parse(const std::vector<uint8_t>& bytes) {
   Reader r(bytes, "step header");
   StepHeader h;
   h.kind = static_cast<StepKind>(r.get<uint32_t>());
+  h.client = r.get<int64_t>();
   h.epoch = r.get<int64_t>();
   h.round = r.get<int64_t>();
   h.batch_size = r.get<int64_t>();

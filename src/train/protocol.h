@@ -1,13 +1,20 @@
 #pragma once
 // The messages of mesl's split-learning protocol (docs/protocol.md) and their byte layouts. Payloads of the codecs
 // travel as they are (tag kTagFwd, kTagBwd); everything else is one of the small structs below, serialised as
-// fixed little-endian fields so that every byte on the wire is accounted for.
+// fixed little-endian fields so that every byte on the wire is accounted for. A client rank hosts several clients
+// (schedule.h, Placement): the messages of split learning name the client they are for or from.
 //
-//   server -> client   Control{start_turn | train_round | evaluate | checkpoint | pause | average | stop},
-//                      Bwd payload, Alive
-//   client -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end |
-//                      checkpoint_done}, Model (for FedAvg), Signal
-//   client -> client   Model (sequential: the bottom handed to the next client)
+//   server -> client rank   Control{start_turn | train_round | go | evaluate | checkpoint | pause | stop}, Bwd,
+//                           Alive
+//   client rank -> server   StepHeader (+ Fwd payload), StepDone, Control{turn_end | round_end | eval_end |
+//                           checkpoint_done | report}, Model (a bottom for FedAvg), Signal
+//   client rank -> rank     Model (sequential: the bottom handed to the next client, when it lives elsewhere)
+//
+// Counted traffic (docs/protocol.md, "Counting") is split learning's, as if every client were its own machine:
+// the per-client messages (start_turn, train_round, turn_end, round_end, StepHeader, Fwd, Bwd, StepDone, Model,
+// and the hand-over between clients on one rank, which travels in memory). The simulator's own orchestration
+// (go, evaluate, eval_end, checkpoint, checkpoint_done, pause, stop, report, Signal, Alive) is not counted;
+// evaluation's StepHeaders and payloads are, apart (eval_fwd).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,36 +42,42 @@ inline double alive_every_s(double timeout_s) { return timeout_s / 4; }
 inline double idle_limit_s(double timeout_s) { return timeout_s + alive_every_s(timeout_s) + 2.0; }
 
 enum class ControlType : uint32_t {
-  start_turn = 1,   // sequential: train `steps` batches (0: a local epoch) of epoch/round
-  train_round = 2,  // sflv1/sflv2: everyone trains this round
-  evaluate = 3,     // evaluate the test slice [begin, end)
+  start_turn = 1,   // turns: `client` trains `steps` batches from batch `begin` of epoch/round; `peer`: the client
+                    // whose rank holds the newest bottom (0: this rank has it); `value`: the client to hand the
+                    // bottom to after the turn (0: none)
+  train_round = 2,  // parallel: `client` trains `steps` batches from `begin`; `value`: how many train_round
+                    // messages its rank gets this round (they all come at the round's start); `extra`: the
+                    // round's starting bottom (the last FedAvg) when the client starts the round afresh
+  evaluate = 3,     // evaluate test batches [begin, end) (of --eval-batch-size); `extra`: the bottom to use, or
+                    // empty for the one the rank holds (turns)
   stop = 4,         // the run is over
-  turn_end = 5,     // a client finished its turn/round; value = bytes it sent to other clients
-  round_end = 6,
+  turn_end = 5,     // `client` finished its turn; `value` = bytes it handed to the next client
+  round_end = 6,    // `client` finished its round (its bottom follows as a Model message unless paused)
   eval_end = 7,     // value = test samples sent
-  checkpoint = 8,   // save your part of the checkpoint in directory `extra`; `value`: the rank that must first
-                    // take the bottom handed to it (sequential), 0 for none
+  checkpoint = 8,   // save your part of the checkpoint in directory `extra`; `value`: a client whose bottom the
+                    // rank that hosts it also saves (turns: the newest bottom), 0 for none
   checkpoint_done = 9,
-  pause = 10,       // finish the step in flight and end your turn now (the job is stopping)
-  average = 11,     // sflv1/sflv2: `extra` is the averaged bottom (FedAvg)
+  pause = 10,       // finish the step in flight and end every turn or round of this rank now (the job stops)
+  report = 12,      // a client rank's answer to stop: what it used (resources.h), in `extra`
+  go = 13,          // round robin: `client` takes its next step now (the server calls every step)
 };
 
 // Control::flags
-inline constexpr int64_t kFlagContinue = 1;  // start_turn: continue your own interrupted turn (no hand-over to take)
-inline constexpr int64_t kFlagHandOver = 2;  // start_turn: hand the bottom to the next client after the turn
-inline constexpr int64_t kFlagPaused = 4;    // turn_end / round_end: the turn ended early because of a pause
+inline constexpr int64_t kFlagPaused = 4;  // turn_end / round_end: the turn or round ended early (a pause)
 
 struct Control {
   explicit Control(ControlType t = ControlType::stop, int64_t epoch_ = 0, int64_t round_ = 0, int64_t steps_ = 0)
       : type(t), epoch(epoch_), round(round_), steps(steps_) {}
   ControlType type = ControlType::stop;
+  int64_t client = 0;  // the client it is for or from (0: the rank)
+  int64_t peer = 0;    // another client it concerns (start_turn)
   int64_t epoch = 0;
   int64_t round = 0;
   int64_t steps = 0;
   int64_t begin = 0, end = 0;
   int64_t value = 0;
   int64_t flags = 0;
-  std::vector<uint8_t> extra;  // a checkpoint directory, an averaged model
+  std::vector<uint8_t> extra;  // a checkpoint directory, a bottom
 
   std::vector<uint8_t> serialize() const;
   static Control parse(const std::vector<uint8_t>& bytes);
@@ -75,6 +88,7 @@ enum class StepKind : uint32_t { train = 1, eval = 2 };
 // Sent before every forward payload. The labels travel here: the server computes the loss.
 struct StepHeader {
   StepKind kind = StepKind::train;
+  int64_t client = 0;     // the client whose batch it is (0 in evaluation)
   int64_t epoch = 0;
   int64_t round = 0;
   int64_t batch_size = 0;

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "context.h"
 #include "halves.h"
@@ -16,11 +18,22 @@ namespace mesl::train {
 
 class Recorder {
  public:
+  // Rows of the metrics file's tables that a checkpoint covers.
+  struct Rows {
+    int64_t steps = 0, epochs = 0, participants = 0;
+  };
   // Creates the metrics file (or, resuming, reopens it keeping `steps_kept` / `epochs_kept` rows).
-  Recorder(const RunContext& ctx, const std::vector<std::string>& hosts, int64_t steps_kept = -1,
-           int64_t epochs_kept = -1);
+  Recorder(const RunContext& ctx, const std::vector<std::string>& hosts, std::optional<Rows> kept = std::nullopt);
 
   comm::Traffic& traffic() { return traffic_; }
+  // Counts a message of split learning's traffic, and for `client` (0: for nobody in particular) in /clients.
+  void count(comm::Direction d, uint64_t bytes, uint64_t header_bytes = 0, int64_t client = 0);
+  // Client `client` finished its part of an epoch or round.
+  void add_round(int64_t client);
+  // The epoch's or round's participants (the /participants table and the epoch row's count).
+  void set_participants(int64_t round, const std::vector<int64_t>& clients);
+  // Which rank hosts each client (the /clients table's rank column; 0 for the local topology).
+  void set_ranks(std::vector<int64_t> rank_of_client) { ranks_ = std::move(rank_of_client); }
   int64_t next_step() const { return writer_.steps(); }
   int64_t epochs_done() const { return writer_.epochs(); }
   // Marks the start of an epoch's training (or of its continuation after a resume): train_s runs from here to
@@ -31,6 +44,9 @@ class Recorder {
   // unless quiet, a progress line on stdout.
   void end_epoch(int64_t epoch, const EvalCounts& test, double lr);
   void finish();  // the final summary line
+  // What every rank used (the /ranks table, written at the next flush).
+  void set_rank_rows(const std::vector<metrics::RankRow>& rows);
+  double first_step_s() const { return first_step_s_; }
   void flush() { writer_.flush(); }
   const std::string& path() const { return writer_.path(); }
   double last_accuracy() const { return last_acc1_; }
@@ -39,9 +55,10 @@ class Recorder {
   void save(torch::serialize::OutputArchive& a) const;
   void restore(torch::serialize::InputArchive& a);
   // Rows a checkpoint covers (to reopen the metrics file before anything else).
-  static std::pair<int64_t, int64_t> rows_in(torch::serialize::InputArchive& a);
+  static Rows rows_in(torch::serialize::InputArchive& a);
 
  private:
+  void write_clients();
   const RunContext& ctx_;
   metrics::RunWriter writer_;
   comm::Traffic traffic_;
@@ -53,6 +70,11 @@ class Recorder {
   std::chrono::steady_clock::time_point train_start_, last_step_;
   bool training_ = false;
   double last_acc1_ = 0;
+  std::vector<metrics::ClientRow> clients_;  // by client id - 1
+  std::vector<int64_t> ranks_;
+  int64_t participants_ = 0;                  // of the epoch in progress
+  bool first_step_reported_ = false;
+  double first_step_s_ = -1;  // process start to the first step's row (this process: a resumed run counts anew)
 };
 
 }  // namespace mesl::train

@@ -1,10 +1,12 @@
 #include "resume.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
 #include "checkpoint.h"
 #include "mesl/error.h"
+#include "schedule.h"
 
 namespace mesl::train {
 namespace {
@@ -62,14 +64,28 @@ std::optional<ResumePoint> find_resume_point(const RunContext& ctx, comm::Transp
   const auto candidates = store.complete();
   const std::string identity = identity_json(ctx.config);
   for (const auto& checkpoint : candidates) {
-    ResumePoint point{checkpoint, std::make_shared<torch::serialize::InputArchive>()};
+    ResumePoint point{checkpoint, std::make_shared<torch::serialize::InputArchive>(), {}};
     int status = 0;  // 0: usable, 1: cannot be loaded here, 2: another configuration
     std::string why;
     try {
-      store.load(checkpoint, rank, *point.archive);
-      const std::string theirs = get_string(*point.archive, "identity");
-      why = first_difference(identity, theirs);
-      if (!why.empty() && !ctx.config.resume_force) status = 2;
+      if (rank == 0) {
+        store.load(checkpoint, rank, *point.archive);
+        const std::string theirs = get_string(*point.archive, "identity");
+        why = first_difference(identity, theirs);
+        if (!why.empty() && !ctx.config.resume_force) status = 2;
+      }
+      if (rank != 0 || is_local(ctx.config.topology)) {
+        // Any rank's file may hold this rank's clients (the run may have had another number of ranks). The local
+        // runner hosts every client, as one client rank would.
+        const int host = std::max(rank, 1);
+        const Placement placement{ctx.config.clients, std::max(1, client_ranks(ctx.config, ctx.world_size))};
+        for (const std::string& file : store.client_files(checkpoint)) {
+          for (const ClientEntry& e : read_client_index(file)) {
+            if (e.id == 0 || (e.id >= 1 && e.id <= ctx.config.clients && placement.rank_of(e.id) == host))
+              point.entries.emplace_back(file, e);
+          }
+        }
+      }
     } catch (const CheckpointError& e) {
       status = 1;
       why = e.what();

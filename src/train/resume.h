@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "checkpoint.h"
 #include "context.h"
 #include "mesl/comm/transport.h"
 
@@ -14,7 +15,10 @@ namespace mesl::train {
 
 struct ResumePoint {
   std::string checkpoint;                                   // the checkpoint directory
-  std::shared_ptr<torch::serialize::InputArchive> archive;  // this rank's part, loaded
+  std::shared_ptr<torch::serialize::InputArchive> archive;  // rank 0 (and local runs): its part, loaded
+  // A client rank: where its clients' states are (a client without one had not trained), and the bottom saved
+  // with id 0 (sequential: the newest), in checked client files of any rank.
+  std::vector<std::pair<std::string, ClientEntry>> entries;
 };
 
 // With --resume: the point every rank agreed on, or nullopt when the directory holds no complete checkpoint (the

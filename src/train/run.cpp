@@ -13,6 +13,8 @@
 #include "mesl/codec/codec.h"
 #include "recorder.h"
 #include "resume.h"
+#include "roles.h"
+#include "schedule.h"
 #include "mesl/train/openmp_waits.h"
 #include "mesl/train/signals.h"
 
@@ -25,7 +27,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s;
 }
 
-void print_start(const RunContext& ctx) {
+void print_start(const RunContext& ctx, const Schedule& schedule) {
   const TrainConfig& c = ctx.config;
   std::string preset;
   for (const auto& [name, layer] : models::model_info(c.model).presets)
@@ -35,9 +37,31 @@ void print_start(const RunContext& ctx) {
   std::printf("mesl: %s on %s, cut after layer %lld%s: activation %s per sample\n", c.model.c_str(),
               c.dataset.c_str(), static_cast<long long>(ctx.cut), preset.c_str(), shape_text(ctx.cut_shape).c_str());
   std::printf("mesl: %s with %lld client(s), %lld epochs, batch %lld, codec %s (%.3f bits/element), results to %s\n",
-              to_string(c.topology).c_str(), static_cast<long long>(c.clients), static_cast<long long>(*c.epochs),
+              c.topology.c_str(), static_cast<long long>(c.clients), static_cast<long long>(*c.epochs),
               static_cast<long long>(*c.batch_size), codec::to_spec(c.codec).c_str(),
               codec::nominal_bpe(c.codec, batch), c.output.c_str());
+  const int ranks = client_ranks(c, ctx.world_size);
+  if (ranks > 0 && c.clients > ranks)
+    std::printf("mesl: %lld clients on %d client ranks (%lld to %lld per rank, contiguous blocks)\n",
+                static_cast<long long>(c.clients), ranks, static_cast<long long>(c.clients / ranks),
+                static_cast<long long>((c.clients + ranks - 1) / ranks));
+  std::fflush(stdout);
+}
+
+// What start-up says about the clients whatever --quiet says: who cannot train, and who trains per round.
+void print_clients(const RunContext& ctx, const Schedule& schedule) {
+  const TrainConfig& c = ctx.config;
+  const int64_t empty = schedule.clients() - schedule.eligible();
+  if (empty > 0)
+    std::printf("mesl: %lld of %lld clients have no training data (%s partition) and never train\n",
+                static_cast<long long>(empty), static_cast<long long>(schedule.clients()), c.partition.c_str());
+  if (schedule.per_round() < participants_per_round(c))
+    std::printf("mesl: %lld clients per round asked for, but only %lld have data: all of them train\n",
+                static_cast<long long>(participants_per_round(c)), static_cast<long long>(schedule.eligible()));
+  else if (schedule.per_round() < schedule.eligible())
+    std::printf("mesl: %lld of %lld clients per %s, drawn from the seed\n",
+                static_cast<long long>(schedule.per_round()), static_cast<long long>(schedule.eligible()),
+                schedule.kind() == RoundKind::turns ? "epoch" : "round");
   std::fflush(stdout);
 }
 
@@ -93,26 +117,40 @@ int run_training(const TrainConfig& config, comm::Transport* transport) {
   install_stop_handlers();
 
   RunContext ctx;
-  phase(transport, rank, [&] { ctx = make_context(config, world); });
+  std::unique_ptr<Schedule> schedule;
+  phase(transport, rank, [&] {
+    ctx = make_context(config, world);
+    schedule = make_schedule(ctx.config, shard_sizes(ctx));
+  });
+  MESL_CHECK(is_local(ctx.config.topology) || transport != nullptr, ConfigError, "topology ", ctx.config.topology,
+             " needs MPI");
+  // The client states' budget and folder, before anything is written.
+  phase(transport, rank, [&] {
+    check_client_states(ctx, schedule->kind(), is_local(ctx.config.topology) ? 1 : rank);
+  });
   std::optional<ResumePoint> resume;
   if (ctx.config.resume) phase(transport, rank, [&] { resume = find_resume_point(ctx, transport, rank); });
   std::unique_ptr<Recorder> recorder;
-  // The metrics file is created (or reopened) during start-up, so that an unwritable --output stops every rank
-  // before any training.
+  std::unique_ptr<Role> role;
+  // The metrics file is created (or reopened) and the roles made during start-up, so that an unwritable --output
+  // or --state-dir stops every rank before any training.
   phase(transport, rank, [&] {
-    if (rank != 0) return;
-    if (resume) {
-      const auto [steps, epochs] = Recorder::rows_in(*resume->archive);
-      recorder = std::make_unique<Recorder>(ctx, host_names(transport), steps, epochs);
-    } else {
-      recorder = std::make_unique<Recorder>(ctx, host_names(transport));
+    if (rank == 0) {
+      if (resume)
+        recorder = std::make_unique<Recorder>(ctx, host_names(transport), Recorder::rows_in(*resume->archive));
+      else
+        recorder = std::make_unique<Recorder>(ctx, host_names(transport));
     }
+    if (is_local(ctx.config.topology)) role = make_local(ctx, *recorder, *schedule, resume);
+    else if (rank == 0) role = make_server(ctx, *transport, *recorder, *schedule, resume);
+    else role = make_client(ctx, *transport, *schedule, resume);
   });
   announce_stop_signals();
-  if (rank == 0 && !ctx.config.quiet) print_start(ctx);
-  if (ctx.config.topology == Topology::local) return run_local(ctx, *recorder, resume);
-  MESL_CHECK(transport != nullptr, ConfigError, "topology ", to_string(ctx.config.topology), " needs MPI");
-  return rank == 0 ? run_server(ctx, *transport, *recorder, resume) : run_client(ctx, *transport, resume);
+  if (rank == 0) {
+    if (!ctx.config.quiet) print_start(ctx, *schedule);
+    print_clients(ctx, *schedule);
+  }
+  return role->run();
 }
 
 }  // namespace mesl::train

@@ -44,6 +44,19 @@ class Summary(TempDirTest):
         self.assertEqual(ms["best_epoch"], "5")
         self.assertEqual(ms["fwd_bytes"], "37500000")
 
+    def test_clients_ranks_and_participation(self):
+        many = write_run(self.path("many.h5"), [0.5, 0.6], clients=1000,
+                         extra_attrs={"client_ranks": 2, "participants_per_round": 100, "world_size": 3})
+        csv_path = self.path("clients.csv")
+        status, out, err = run_in_process(summary, [self.base, many, "--csv", csv_path])
+        self.assertEqual(status, 0, err)
+        base, row = read_csv(csv_path)
+        self.assertEqual((row["clients"], row["client_ranks"], row["participants_per_round"]), ("1000", "2", "100"))
+        # A file of before these attributes: one client per rank, every client in every round.
+        self.assertEqual((base["clients"], base["client_ranks"], base["participants_per_round"]), ("10", "10", "10"))
+        printed = table_dict(out)[many]
+        self.assertEqual((printed["clients"], printed["ranks"], printed["per_round"]), ("1000", "2", "100"))
+
     def test_printed_table(self):
         status, out, err = run_in_process(summary, [self.base, self.ms])
         self.assertEqual(status, 0, err)

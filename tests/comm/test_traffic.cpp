@@ -84,6 +84,20 @@ TEST_CASE("merging adds every total") {
   CHECK(b.bytes(Direction::fwd) == 50);  // the source is unchanged
 }
 
+TEST_CASE("the link time does not depend on the order the messages were counted in") {
+  // Sizes whose per-message times do not add up exactly in floating point, counted forwards and backwards.
+  const LinkModel link{100.0 / 3.0, 0.7};
+  const std::vector<uint64_t> sizes{1, 333, 7777777, 12, 5, 90001, 3, 2'000'000'001, 17};
+  Traffic forwards(link), backwards(link);
+  for (const uint64_t b : sizes) forwards.count(Direction::model, b);
+  for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) backwards.count(Direction::model, *it);
+  CHECK(forwards.link_s() == backwards.link_s());  // bit for bit
+  uint64_t total = 0;
+  for (const uint64_t b : sizes) total += b;
+  CHECK(forwards.link_s() == link.seconds(static_cast<int64_t>(sizes.size()), static_cast<int64_t>(total)));
+  CHECK(forwards.link_s() == doctest::Approx(9 * 0.7e-3 + 8.0 * static_cast<double>(total) / (100.0 / 3.0 * 1e6)));
+}
+
 TEST_CASE("serialize and deserialize round trip exactly") {
   const LinkModel link{37.5, 1.25};
   Traffic traffic(link);

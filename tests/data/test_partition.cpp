@@ -30,13 +30,14 @@ PartitionOptions options_of(PartitionScheme scheme, int64_t clients, uint64_t se
   return options;
 }
 
-// Every index 0..n-1 appears exactly once, and every shard is sorted and non-empty.
-void check_cover(const std::vector<std::vector<int64_t>>& shards, int64_t n, int64_t clients) {
+// Every index 0..n-1 appears exactly once, and every shard is sorted (and non-empty, unless allowed).
+void check_cover(const std::vector<std::vector<int64_t>>& shards, int64_t n, int64_t clients,
+                 bool empty_allowed = false) {
   REQUIRE(static_cast<int64_t>(shards.size()) == clients);
   std::vector<int64_t> seen(static_cast<size_t>(n), 0);
   int64_t total = 0;
   for (const auto& shard : shards) {
-    CHECK_FALSE(shard.empty());
+    if (!empty_allowed) CHECK_FALSE(shard.empty());
     CHECK(std::is_sorted(shard.begin(), shard.end()));
     for (const int64_t index : shard) {
       REQUIRE((index >= 0 && index < n));
@@ -52,13 +53,16 @@ void check_cover(const std::vector<std::vector<int64_t>>& shards, int64_t n, int
 double mean_max_class_fraction(const std::vector<std::vector<int64_t>>& shards, const std::vector<int64_t>& labels,
                                int64_t classes) {
   double sum = 0.0;
+  int64_t counted = 0;
   for (const auto& shard : shards) {
+    if (shard.empty()) continue;
+    ++counted;
     std::vector<int64_t> histogram(static_cast<size_t>(classes), 0);
     for (const int64_t index : shard) ++histogram[static_cast<size_t>(labels[static_cast<size_t>(index)])];
     sum += static_cast<double>(*std::max_element(histogram.begin(), histogram.end())) /
            static_cast<double>(shard.size());
   }
-  return sum / static_cast<double>(shards.size());
+  return sum / static_cast<double>(counted);
 }
 
 }  // namespace
@@ -75,8 +79,8 @@ TEST_CASE("partition scheme names and options that cannot work") {
       return message_of<mesl::ConfigError>([&] { partition(labels, classes, options); });
     };
     CHECK(config_error(options_of(PartitionScheme::iid, 0)) == "the number of clients must be at least 1; got 0");
-    CHECK(config_error(options_of(PartitionScheme::iid, 21)).find("cannot partition 20 samples over 21 clients") == 0);
-    CHECK_THROWS_AS(partition({}, 4, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
+    CHECK(message_of<mesl::ConfigError>([] { partition({}, 4, options_of(PartitionScheme::iid, 3)); })
+              .find("there are no samples to partition over 3 clients") == 0);
     CHECK_THROWS_AS(partition(labels, 0, options_of(PartitionScheme::iid, 1)), mesl::ConfigError);
     auto options = options_of(PartitionScheme::dirichlet, 2);
     for (const double alpha : {0.0, -1.0, std::nan("")}) {
@@ -86,11 +90,31 @@ TEST_CASE("partition scheme names and options that cannot work") {
     options = options_of(PartitionScheme::shards, 2);
     options.shards_per_client = 0;
     CHECK(config_error(options).find("shards per client must be at least 1") == 0);
-    options.shards_per_client = 11;
-    CHECK(config_error(options).find("cannot cut 20 samples into 22 shards") == 0);
     CHECK(message_of<mesl::DataError>([&] { partition(labels, 3, options_of(PartitionScheme::iid, 2)); })
               .find("label 3 of sample") == 0);
   }
+}
+
+TEST_CASE("more clients than data: empty shards, and the others still cover everything") {
+  const auto labels = balanced_labels(20, 4);
+  for (const auto scheme : {PartitionScheme::iid, PartitionScheme::dirichlet, PartitionScheme::shards}) {
+    CAPTURE(to_string(scheme));
+    for (const int64_t clients : {21, 40, 1000}) {
+      auto options = options_of(scheme, clients, 5);
+      options.alpha = 0.1;
+      const auto shards = partition(labels, 4, options);
+      check_cover(shards, 20, clients, /*empty_allowed=*/true);
+      const auto empty = std::count_if(shards.begin(), shards.end(), [](const auto& s) { return s.empty(); });
+      CHECK(empty >= clients - 20);
+      if (scheme == PartitionScheme::iid) CHECK(empty == clients - 20);  // near-equal: one sample each
+    }
+  }
+  // A small alpha leaves some of few clients without data, which no longer get a sample taken from others.
+  auto options = options_of(PartitionScheme::dirichlet, 50, 1);
+  options.alpha = 0.01;
+  const auto shards = partition(balanced_labels(1000, 10), 10, options);
+  check_cover(shards, 1000, 50, true);
+  CHECK(std::count_if(shards.begin(), shards.end(), [](const auto& s) { return s.empty(); }) > 0);
 }
 
 TEST_CASE("iid: near-equal disjoint shards covering everything") {
@@ -137,12 +161,12 @@ TEST_CASE("dirichlet: small alpha skews the classes, large alpha is near uniform
   CHECK(mean_max_class_fraction(uniform, labels, classes) < 0.15);
   for (const auto& shard : uniform) CHECK(std::abs(static_cast<int64_t>(shard.size()) - n / clients) < 50);
 
-  // Tiny alphas and as many clients as samples still give every client data.
+  // Tiny alphas and as many clients as samples still cover every sample once (some clients may get none).
   options.alpha = 0.001;
-  check_cover(partition(labels, classes, options), n, clients);
+  check_cover(partition(labels, classes, options), n, clients, /*empty_allowed=*/true);
   options.num_clients = 40;
   const auto few = balanced_labels(40, 4);
-  check_cover(partition(few, 4, options), 40, 40);
+  check_cover(partition(few, 4, options), 40, 40, /*empty_allowed=*/true);
 }
 
 TEST_CASE("shards: label-sorted shards give each client few classes") {

@@ -13,9 +13,13 @@ import pandas as pd
 STEP_COLUMNS = ["step", "epoch", "round", "client", "batch_size", "loss", "fwd_bytes", "bwd_bytes", "encode_s",
                 "decode_s", "compute_s", "comm_s", "rel_error"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_acc1", "test_acc5", "fwd_bytes", "bwd_bytes", "model_bytes",
-                 "control_bytes", "wall_s", "link_s", "lr", "samples", "train_s"]
+                 "control_bytes", "wall_s", "link_s", "lr", "samples", "train_s", "participants"]
 FLOAT_STEP_COLUMNS = {"loss", "encode_s", "decode_s", "compute_s", "comm_s", "rel_error"}
-INT_EPOCH_COLUMNS = {"epoch", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes", "samples"}
+INT_EPOCH_COLUMNS = {"epoch", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes", "samples", "participants"}
+CLIENT_COLUMNS = ["client", "rank", "shard_size", "steps", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes",
+                  "rounds"]
+RANK_COLUMNS = ["rank", "clients", "peak_rss_bytes", "state_peak_bytes", "states_held", "state_bytes", "spill_writes",
+                "spill_reads", "spill_peak_bytes", "spill_s", "first_step_s"]
 
 
 def check(condition, what):
@@ -58,6 +62,26 @@ def main(path):
         check(list(messages["count"][:]) == [12, 12, 2], "messages/count")
         check(list(messages["bytes"][:]) == [1234567, 7654321, 999], "messages/bytes")
         check(list(messages["header_bytes"][:]) == [480, 0, 0], "messages/header_bytes")
+
+        # /clients: the last table written (after the third round); /participants: two per round, in order.
+        clients = f["clients"]
+        check(sorted(clients) == sorted(CLIENT_COLUMNS), "client columns: %s" % sorted(clients))
+        for name in CLIENT_COLUMNS:
+            check(clients[name].dtype == np.int64 and clients[name].shape == (5,), "clients/%s" % name)
+        check(list(clients["client"][:]) == [1, 2, 3, 4, 5], "clients/client")
+        check(list(clients["rank"][:]) == [1, 1, 2, 2, 3], "clients/rank")
+        check(list(clients["steps"][:]) == [30, 60, 90, 120, 150], "clients/steps")
+        check(list(clients["control_bytes"][:]) == [4000, 8000, 12000, 16000, 20000], "clients/control_bytes")
+        check(list(clients["rounds"][:]) == [3] * 5, "clients/rounds")
+        check(list(f["participants/round"][:]) == [0, 0, 1, 1, 2, 2], "participants/round")
+        check(list(f["participants/client"][:]) == [1, 3, 2, 4, 3, 5], "participants/client")
+        check(list(f["epochs/participants"][:]) == [10, 13, 16], "epochs/participants")
+        ranks = f["ranks"]
+        check(sorted(ranks) == sorted(RANK_COLUMNS), "rank columns: %s" % sorted(ranks))
+        check(list(ranks["rank"][:]) == [0, 1] and list(ranks["peak_rss_bytes"][:]) == [1 << 28, 2 << 28], "ranks")
+        check(ranks["spill_s"].dtype == np.float64 and list(ranks["first_step_s"][:]) == [1.25, 2.25], "ranks/times")
+        check(list(ranks["spill_peak_bytes"][:]) == [0, 1234], "ranks/spill_peak_bytes")
+        check(list(ranks["state_bytes"][:]) == [0, 4321], "ranks/state_bytes")
 
     print("ok: %s" % path)
 

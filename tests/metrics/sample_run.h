@@ -44,6 +44,7 @@ inline metrics::EpochRow sample_epoch(int64_t i) {
   row.lr = 0.1 / static_cast<double>(i + 1);
   row.samples = 1000 + i;
   row.train_s = 2.5 * static_cast<double>(i + 1);
+  row.participants = 10 + 3 * i;
   return row;
 }
 
@@ -85,8 +86,47 @@ inline const std::vector<EpochField>& epoch_fields() {
       {"lr", [](const metrics::EpochRow& r) { return r.lr; }},
       {"samples", [](const metrics::EpochRow& r) { return static_cast<double>(r.samples); }},
       {"train_s", [](const metrics::EpochRow& r) { return r.train_s; }},
+      {"participants", [](const metrics::EpochRow& r) { return static_cast<double>(r.participants); }},
   };
   return fields;
+}
+
+// Five clients whose every field tells its column apart; `rounds` scales the counts (the table is rewritten).
+inline std::vector<metrics::ClientRow> sample_clients(int64_t rounds) {
+  std::vector<metrics::ClientRow> rows;
+  for (int64_t c = 1; c <= 5; ++c) {
+    metrics::ClientRow r;
+    r.client = c;
+    r.rank = (c + 1) / 2;
+    r.shard_size = 100 * c;
+    r.steps = 10 * c * rounds;
+    r.fwd_bytes = 1000 * c;
+    r.bwd_bytes = 2000 * c;
+    r.model_bytes = 3000 * c;
+    r.control_bytes = 4000 * c;
+    r.rounds = rounds;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+inline std::vector<metrics::RankRow> sample_ranks() {
+  std::vector<metrics::RankRow> rows(2);
+  for (int64_t i = 0; i < 2; ++i) {
+    metrics::RankRow& r = rows[static_cast<size_t>(i)];
+    r.rank = i;
+    r.clients = 5 * i;
+    r.peak_rss_bytes = (1 + i) << 28;
+    r.state_peak_bytes = 77 * i;
+    r.states_held = 5 * i;
+    r.state_bytes = 4321 * i;
+    r.spill_writes = 3 * i;
+    r.spill_reads = 2 * i;
+    r.spill_peak_bytes = 1234 * i;
+    r.spill_s = 0.5 * static_cast<double>(i);
+    r.first_step_s = 1.25 + static_cast<double>(i);
+  }
+  return rows;
 }
 
 inline metrics::RunAttributes sample_attributes() {

@@ -87,6 +87,25 @@ class BadOptions(CliTestCase):
         self.expect(["--cut", "99"], "out of range")
         self.expect(["--clients", "0"], "--clients must be >= 1")
 
+    def test_clients_and_sampling(self):
+        self.expect(["--participation", "0"], "--participation 0 is not in (0, 1]")
+        self.expect(["--participation", "1.5"], "--participation 1.5 is not in (0, 1]")
+        self.expect(["--clients", "4", "--participation", "0.5", "--clients-per-round", "2"],
+                    "--participation and --clients-per-round both", "give one")
+        self.expect(["--clients", "3", "--clients-per-round", "5"], "--clients-per-round 5 is more than the 3 clients")
+        self.expect(["--clients-per-round", "0"], "--clients-per-round must be >= 1")
+
+    def test_client_state_memory_and_folder(self):
+        # The CNN's shallow bottom has 320 parameters: a state of 48 + 2 + 1280 bytes in a sequential run.
+        self.expect(["--client-state-memory", "1000"], "--client-state-memory 1000 bytes cannot hold one client's state",
+                    "give at least 1330")
+        self.expect(["--client-state-memory", "12XB"], "--client-state-memory '12XB' is not a size")
+        blocker = os.path.join(scratch(self, "state-dir"), "a-file")
+        open(blocker, "w").close()
+        # Four clients whose states do not fit 2 KiB: they would spill, and the folder cannot be made.
+        self.expect(["--clients", "4", "--client-state-memory", "2KiB", "--state-dir", os.path.join(blocker, "states")],
+                    "cannot write client states to", "--state-dir")
+
     def test_codec_commands(self):
         self.assert_clean_failure(mesl("codec", "plan", "--bpe", "2"), 2, "needs --shape")
         self.assert_clean_failure(mesl("codec", "plan", "--bpe", "2", "--shape", "4,x"), 2, "--shape '4,x'")
@@ -107,6 +126,32 @@ class BadOptionsUnderMpirun(CliTestCase):
         self.assertEqual(len(errors), 1, str(r))
         self.assertIn("exactly one of --keep", errors[0])
         self.assertFalse(os.path.exists(out))
+
+    def test_fewer_clients_than_client_ranks(self):
+        out = os.path.join(scratch(self, "mpi-clients"), "run.h5")
+        r = mpirun(4, ["train", *SMALL, "--output", out, "--clients", "2"])
+        self.assertEqual(r.returncode, 2, str(r))
+        errors = r.error_lines()
+        self.assertEqual(len(errors), 1, str(r))
+        self.assertIn("--clients 2 is fewer than the 3 client ranks", errors[0])
+        self.assertFalse(os.path.exists(out))
+
+    def test_an_unwritable_state_folder_stops_every_rank_before_anything_is_written(self):
+        d = scratch(self, "mpi-state-dir")
+        out = os.path.join(d, "run.h5")
+        with open(out, "w") as f:
+            f.write("an earlier result")
+        blocker = os.path.join(d, "a-file")
+        open(blocker, "w").close()
+        r = mpirun(3, ["train", *SMALL, "--output", out, "--clients", "8", "--client-state-memory", "2KiB",
+                       "--state-dir", os.path.join(blocker, "states")])
+        self.assertEqual(r.returncode, 2, str(r))
+        errors = r.error_lines()
+        self.assertGreaterEqual(len(errors), 1, str(r))
+        for line in errors:
+            self.assertIn("cannot write client states to", line)
+        with open(out) as f:
+            self.assertEqual(f.read(), "an earlier result", "a refused start must not touch --output")
 
 
 if __name__ == "__main__":

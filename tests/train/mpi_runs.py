@@ -48,7 +48,8 @@ def read_run(path):
         run = {"attrs": {k: attr(f, k) for k in f.attrs},
                "steps": {k: f["steps"][k][:] for k in f["steps"]},
                "epochs": {k: f["epochs"][k][:] for k in f["epochs"]},
-               "messages": {}}
+               "messages": {},
+               "clients": {k: f["clients"][k][:] for k in f["clients"]} if "clients" in f else {}}
         types = [t.decode() if isinstance(t, bytes) else t for t in f["messages/type"][:]]
         for i, t in enumerate(types):
             run["messages"][t] = {k: int(f["messages"][k][i]) for k in ("count", "bytes", "header_bytes")}

@@ -95,7 +95,7 @@ class Resume(unittest.TestCase):
         p = mpirun(4, RUN + ["--output", out, "--checkpoint-dir", ckpt, "--epochs", "2"])
         self.assertEqual(p.returncode, 0, p.stderr)
         newest = sorted(n for n in os.listdir(ckpt) if n.startswith("step-"))[-1]
-        part = os.path.join(ckpt, newest, "rank-2.pt")
+        part = os.path.join(ckpt, newest, "clients-2-of-3.bin")  # client rank 2's clients
         with open(part, "r+b") as f:
             f.truncate(os.path.getsize(part) // 2)
         p = mpirun(4, RUN + ["--output", out, "--checkpoint-dir", ckpt, "--epochs", "2", "--resume"])
@@ -136,6 +136,77 @@ class Resume(unittest.TestCase):
             self.assertNotEqual(job.wait(timeout=60), 0)
         time.sleep(1)
         self.assertEqual(rank_pids(job.pid), [])
+
+
+class ManyClientsResume(unittest.TestCase):
+    """Checkpoints keep client states by client id (spilled or not): a run with more clients than client ranks,
+    stopped and resumed on another number of ranks, equals the uninterrupted run bit for bit."""
+
+    MANY = RUN + ["--clients", "6", "--clients-per-round", "4", "--client-state-memory", "3KiB"]
+    CLIENTS = ["steps", "fwd_bytes", "bwd_bytes", "model_bytes", "control_bytes", "rounds"]
+
+    def reference(self, topology):
+        path = os.path.join(scratch("many-ref"), "ref.h5")
+        p = mpirun(3, self.MANY + ["--topology", topology, "--output", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return read_run(path)
+
+    def assert_same(self, run, ref):
+        # Per client and step: sflv1 serves its steps in arrival order, so the rows' order is not fixed.
+        for client in range(1, 7):
+            mine, theirs = run["steps"]["client"] == client, ref["steps"]["client"] == client
+            for c in COMPARED["steps"]:
+                if c != "step":
+                    np.testing.assert_array_equal(run["steps"][c][mine], ref["steps"][c][theirs],
+                                                  err_msg=f"steps/{c} of client {client}")
+        for c in COMPARED["epochs"]:
+            np.testing.assert_array_equal(run["epochs"][c], ref["epochs"][c], err_msg=f"epochs/{c}")
+        for c in ("control_bytes", "link_s"):
+            np.testing.assert_array_equal(run["epochs"][c], ref["epochs"][c], err_msg=f"epochs/{c}")
+        for c in self.CLIENTS:
+            np.testing.assert_array_equal(run["clients"][c], ref["clients"][c], err_msg=f"clients/{c}")
+
+    def test_kill_9_on_two_ranks_resumes_on_three(self):
+        ref = self.reference("sflv1")
+        d = scratch("many-kill")
+        out, ckpt, log_path = os.path.join(d, "run.h5"), os.path.join(d, "ckpt"), os.path.join(d, "log")
+        args = [a for a in self.MANY if a != "--quiet"] + ["--topology", "sflv1", "--output", out,
+                                                           "--checkpoint-dir", ckpt]
+        with open(log_path, "w") as log:
+            job = start(3, args, log)
+            wait_for(log_path, "epoch 2/3")
+            time.sleep(0.2)
+            pids = rank_pids(job.pid)
+            self.assertEqual(len(pids), 3, "expected three rank processes under mpirun")
+            os.kill(pids[1], signal.SIGKILL)
+            self.assertNotEqual(job.wait(timeout=120), 0)
+        p = mpirun(4, self.MANY + ["--topology", "sflv1", "--output", out, "--checkpoint-dir", ckpt, "--resume"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("resuming from", p.stdout)
+        run = read_run(out)
+        self.assert_same(run, ref)
+        self.assertEqual(run["clients"]["rank"].tolist(), [1, 1, 2, 2, 3, 3])  # the new placement
+
+    def test_a_signal_mid_round_and_resume_on_one_rank(self):
+        for topology in ("sequential", "sflv2"):
+            with self.subTest(topology=topology):
+                extra = ["--topology", topology] + (["--serve-order", "round-robin"] if topology == "sflv2" else [])
+                ref_path = os.path.join(scratch("many-sig-ref"), "ref.h5")
+                p = mpirun(3, self.MANY + extra + ["--output", ref_path])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                d = scratch("many-signal")
+                out, ckpt, log_path = os.path.join(d, "run.h5"), os.path.join(d, "ckpt"), os.path.join(d, "log")
+                args = [a for a in self.MANY if a != "--quiet"] + extra + ["--output", out, "--checkpoint-dir", ckpt]
+                with open(log_path, "w") as log:
+                    job = start(3, args, log)
+                    wait_for(log_path, "epoch 1/3")
+                    time.sleep(0.3)
+                    job.send_signal(signal.SIGUSR1)
+                    self.assertEqual(job.wait(timeout=120), 0)
+                self.assertIn("continue with --resume", open(log_path).read())
+                p = mpirun(2, self.MANY + extra + ["--output", out, "--checkpoint-dir", ckpt, "--resume"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assert_same(read_run(out), read_run(ref_path))
 
 
 class LocalResume(unittest.TestCase):

@@ -3,6 +3,7 @@ byte counts reconcile with the codec formula, and is reproducible from its seed;
 import os
 import unittest
 
+import h5py
 import numpy as np
 
 from mpi_runs import (SMALL, check_consistent, check_learns, local, mpirun, read_run, scratch)
@@ -85,6 +86,51 @@ class Topologies(unittest.TestCase):
         np.testing.assert_array_equal(loc["steps"]["fwd_bytes"], seq["steps"]["fwd_bytes"])
 
 
+    def test_clients_on_fewer_ranks(self):
+        # The real transport: 5 clients on 1 or 2 client ranks train exactly as on 5 (the in-process test covers
+        # more placements: tests/train/test_placement.cpp).
+        d = scratch("placement")
+        runs = []
+        for ranks in (2, 3, 6):
+            out = os.path.join(d, f"r{ranks}.h5")
+            p = mpirun(ranks, SMALL + ["--topology", "sflv2", "--serve-order", "round-robin", "--clients", "5",
+                                       "--participation", "0.6", "--output", out])
+            self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+            runs.append(read_run(out))
+        for run in runs[1:]:
+            for c in ("client", "loss", "fwd_bytes", "bwd_bytes", "rel_error"):
+                np.testing.assert_array_equal(run["steps"][c], runs[0]["steps"][c], err_msg=c)
+            for c in ("test_acc1", "model_bytes", "control_bytes", "link_s", "participants"):
+                np.testing.assert_array_equal(run["epochs"][c], runs[0]["epochs"][c], err_msg=c)
+        self.assertEqual(runs[0]["clients"]["rank"].tolist(), [1, 1, 1, 1, 1])
+        self.assertEqual(runs[1]["clients"]["rank"].tolist(), [1, 1, 1, 2, 2])
+        self.assertEqual(runs[2]["clients"]["rank"].tolist(), [1, 2, 3, 4, 5])
+        self.assertEqual(runs[0]["attrs"]["client_ranks"], 1)
+        self.assertEqual(runs[0]["attrs"]["world_size"], 2)
+        # 3 of 5 per round, recorded; the steps of a round are its participants'.
+        with h5py.File(os.path.join(d, "r2.h5")) as f:
+            rounds, clients = f["participants/round"][:], f["participants/client"][:]
+        self.assertEqual(rounds.tolist(), [0, 0, 0, 1, 1, 1])
+        for r in (0, 1):
+            stepped = set(runs[0]["steps"]["client"][runs[0]["steps"]["epoch"] == r].tolist())
+            self.assertEqual(stepped, set(clients[rounds == r].tolist()))
+
+    def test_clients_without_data(self):
+        # 70 samples over 100 clients: 30 have none, never train, and are listed.
+        out = os.path.join(scratch("empty"), "run.h5")
+        p = mpirun(3, SMALL + ["--clients", "100", "--synthetic-train", "70", "--epochs", "1", "--output", out])
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertIn("mesl: 30 of 100 clients have no training data (iid partition) and never train", p.stdout)
+        run = read_run(out)
+        clients = run["clients"]
+        self.assertEqual(len(clients["client"]), 100)
+        empty = clients["shard_size"] == 0
+        self.assertEqual(int(empty.sum()), 30)
+        self.assertTrue((clients["steps"][empty] == 0).all())
+        self.assertTrue((clients["steps"][~empty] == 1).all())  # one sample each: one batch per epoch
+        self.assertEqual(sorted(set(run["steps"]["client"].tolist())), clients["client"][~empty].tolist())
+
+
 class OpenmpWaits(unittest.TestCase):
     """With several ranks on a node mesl chooses how idle OpenMP threads wait (openmp_waits.h) and runs itself
     again so that libgomp sees it; the metrics file records what the ranks ran with."""
@@ -136,7 +182,7 @@ class BadOptions(unittest.TestCase):
         self.expect_failure(3, ["--cut", "9"], "out of range")
 
     def test_ranks_do_not_fit(self):
-        self.expect_failure(3, ["--clients", "4"], "mpirun -np 5")
+        self.expect_failure(4, ["--clients", "2"], "--clients 2 is fewer than the 3 client ranks")
 
     def test_one_rank_is_not_enough(self):
         self.expect_failure(1, ["--topology", "sflv1"], "needs a server and at least one client")

@@ -11,8 +11,13 @@ TEST_CASE("messages round-trip") {
   c.begin = 100;
   c.end = 200;
   c.value = 7;
+  c.client = 12;
+  c.peer = 11;
   c.extra = {1, 2, 3};
   const Control c2 = Control::parse(c.serialize());
+  CHECK(c2.client == 12);
+  CHECK(c2.peer == 11);
+  CHECK(c.serialize().size() == 4 + 9 * 8 + 8 + 3);  // type, nine fields, the extra's length and bytes
   CHECK(c2.type == ControlType::evaluate);
   CHECK(c2.epoch == 3);
   CHECK(c2.round == 4);
@@ -23,6 +28,7 @@ TEST_CASE("messages round-trip") {
   CHECK(c2.extra == std::vector<uint8_t>{1, 2, 3});
 
   StepHeader h;
+  h.client = 9;
   h.epoch = 2;
   h.batch_size = 3;
   h.encode_s = 0.25;
@@ -30,9 +36,10 @@ TEST_CASE("messages round-trip") {
   h.labels = {4, 0, 9};
   const StepHeader h2 = StepHeader::parse(h.serialize());
   CHECK(h2.labels == h.labels);
+  CHECK(h2.client == 9);
   CHECK(h2.encode_s == 0.25);
   CHECK(h2.rel_error == 0.125);
-  CHECK(h.serialize().size() == 4 + 3 * 8 + 3 * 8 + 8 + 3 * 4);  // every byte accounted for
+  CHECK(h.serialize().size() == 4 + 4 * 8 + 3 * 8 + 8 + 3 * 4);  // every byte accounted for
 
   StepDone d{0.5, 1.5, 2.5};
   const StepDone d2 = StepDone::parse(d.serialize());

@@ -15,6 +15,8 @@
 #include "protocol.h"
 #include "recorder.h"
 #include "resume.h"
+#include "roles.h"
+#include "schedule.h"
 
 using namespace mesl;
 using namespace mesl::train;
@@ -39,6 +41,8 @@ RunContext small_run(int64_t clients, double timeout_s) {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+std::unique_ptr<Schedule> schedule_of(const RunContext& ctx) { return make_schedule(ctx.config, shard_sizes(ctx)); }
+
 }  // namespace
 
 TEST_CASE("an idle client waits while the server says that it runs, and ends the job when the server falls silent") {
@@ -51,7 +55,7 @@ TEST_CASE("an idle client waits while the server says that it runs, and ends the
     int code = -1;
     comm::run_ranks(2, [&](comm::Transport& t) {
       if (t.rank() == 1) {
-        code = run_client(ctx, t, std::nullopt);
+        code = make_client(ctx, t, *schedule_of(ctx), std::nullopt)->run();
         return;
       }
       // Further apart than the client's 0.5 s polls, so that it checks the silence between them.
@@ -69,7 +73,8 @@ TEST_CASE("an idle client waits while the server says that it runs, and ends the
     const auto start = Clock::now();
     CHECK_THROWS_WITH_AS(comm::run_ranks(2,
                                          [&](comm::Transport& t) {
-                                           if (t.rank() == 1) run_client(ctx, t, std::nullopt);
+                                           if (t.rank() == 1)
+                                             make_client(ctx, t, *schedule_of(ctx), std::nullopt)->run();
                                            // Rank 0 waits until the client's failure releases it (an abort).
                                            else t.recv(1, kTagControl);
                                          }),
@@ -81,6 +86,7 @@ TEST_CASE("an idle client waits while the server says that it runs, and ends the
 
 TEST_CASE("while the server waits for a client in its turn, it tells every idle client, and only them, that it runs") {
   const RunContext ctx = small_run(2, 0.8);
+  const auto schedule = schedule_of(ctx);
   const double every = alive_every_s(ctx.config.timeout_s);
   std::atomic<int> alive_to_idle{0}, other_to_idle{0}, to_busy{0};
   const auto start = Clock::now();
@@ -90,7 +96,7 @@ TEST_CASE("while the server waits for a client in its turn, it tells every idle 
                       [&](comm::Transport& t) {
                         if (t.rank() == 0) {
                           Recorder recorder(ctx, t.host_names());
-                          run_server(ctx, t, recorder, std::nullopt);
+                          make_server(ctx, t, recorder, *schedule, std::nullopt)->run();
                           return;
                         }
                         try {

@@ -19,14 +19,19 @@ std::string to_string(Direction d);
 struct LinkModel {
   double mbps = 100.0;
   double latency_ms = 0.0;
-  double seconds(uint64_t bytes) const { return latency_ms / 1e3 + 8.0 * static_cast<double>(bytes) / (mbps * 1e6); }
+  double seconds(uint64_t bytes) const { return seconds(1, bytes); }
+  // `messages` messages of `bytes` bytes in all: computed from the totals, so that the result does not depend on
+  // the order in which the messages were counted (a sum of per-message doubles would, in its last bits).
+  double seconds(int64_t messages, int64_t bytes) const {
+    return static_cast<double>(messages) * latency_ms / 1e3 + 8.0 * static_cast<double>(bytes) / (mbps * 1e6);
+  }
 };
 
 struct DirectionTotals {
   int64_t messages = 0;
   int64_t bytes = 0;
   int64_t header_bytes = 0;  // codec payload headers among the bytes
-  double link_s = 0;
+  double link_s = 0;          // LinkModel::seconds(messages, bytes)
 };
 
 class Traffic {

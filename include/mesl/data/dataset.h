@@ -53,6 +53,12 @@ class Split {
 DatasetInfo dataset_info(const DatasetOptions& options);
 std::unique_ptr<Split> open_split(const DatasetOptions& options, bool train);
 
+// The images at `indices` of `split` read once and kept in memory as uint8, behind the Split interface (its size
+// and labels are the whole split's; reading an index outside `indices` throws DataError). A rank that hosts many
+// clients keeps the union of their shards this way and makes their loaders without copying images
+// (LoaderOptions::cache_shard = false). `split` must outlive the result.
+std::unique_ptr<Split> keep_in_memory(const Split& split, std::vector<int64_t> indices);
+
 // The dataset names accepted by DatasetOptions::name.
 const std::vector<std::string>& dataset_names();
 

@@ -25,6 +25,10 @@ struct LoaderOptions {
   Augment augment = Augment::none;
   uint64_t seed = 0;
   uint64_t stream = 0;       // e.g. the client id: different streams give different orders from one seed
+  // Copy the shard's images out of an in-memory split once, at construction (fast batches from a small private
+  // copy), or read each batch from the split itself (a loader that costs nothing to make: a rank that hosts many
+  // clients makes one whenever a client's turn comes). Both give the same batches.
+  bool cache_shard = true;
 };
 
 struct Batch {

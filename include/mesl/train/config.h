@@ -11,22 +11,28 @@
 
 namespace mesl::train {
 
-enum class Topology { sequential, sflv1, sflv2, local };
-enum class Schedule { constant, cosine, multistep, step };
+enum class LrSchedule { constant, cosine, multistep, step };
 enum class ServeOrder { arrival, round_robin };
 
-Topology parse_topology(const std::string& name);
-std::string to_string(Topology t);
-Schedule parse_schedule(const std::string& name);
-std::string to_string(Schedule s);
+// The topology names: those of the schedule registry (schedule.h: sequential, sflv1, sflv2, ...) and "local", the
+// sequential schedule in one process without MPI. Throws ConfigError listing them for an unknown name.
+std::string parse_topology(const std::string& name);
+std::vector<std::string> topology_names();  // the registered schedules, then "local"
+inline bool is_local(const std::string& topology) { return topology == "local"; }
+LrSchedule parse_schedule(const std::string& name);
+std::string to_string(LrSchedule s);
 ServeOrder parse_serve_order(const std::string& name);
 std::string to_string(ServeOrder o);
 
 struct TrainConfig {
   // Roles and layout
-  Topology topology = Topology::sequential;
-  int64_t clients = 0;               // 0: world size - 1 (MPI), or 1 (local)
+  std::string topology = "sequential";
+  int64_t clients = 0;               // N; 0: one per client rank (world size - 1), or 1 (local)
   ServeOrder serve_order = ServeOrder::arrival;  // sflv2 only
+  double participation = 0;          // fraction of the clients sampled per epoch or round (0: unset, all)
+  int64_t clients_per_round = 0;     // or a fixed count (0: unset)
+  int64_t client_state_memory = int64_t{1} << 30;  // bytes of idle client states a rank keeps in memory
+  std::string state_dir;             // where states beyond that spill (empty: beside --output)
   std::string server_device = "cpu";
   std::string client_device = "cpu";
   int threads = 0;                   // intra-op threads per rank; 0: the node's cores shared among its ranks
@@ -52,7 +58,7 @@ struct TrainConfig {
   // Optimisation (unset: the model's defaults)
   std::optional<double> lr, momentum, weight_decay;
   std::optional<int64_t> epochs, batch_size;
-  std::optional<Schedule> schedule;
+  std::optional<LrSchedule> schedule;
   std::vector<int64_t> milestones;   // multistep
   std::optional<double> gamma;       // multistep, step
   std::optional<int64_t> step_size;  // step
@@ -72,6 +78,13 @@ struct TrainConfig {
   bool resume = false;
   bool resume_force = false;         // resume even if the configuration differs from the checkpoint's
 };
+
+// The number of client ranks R of an MPI world (every rank but the server), 0 for local runs.
+int client_ranks(const TrainConfig& config, int world_size);
+// The participants of each epoch or round, K (all clients N when neither --participation nor --clients-per-round).
+int64_t participants_per_round(const TrainConfig& config);
+// The folder spilled client states go to: --state-dir, or "<output>.states" beside the metrics file.
+std::string state_dir(const TrainConfig& config);
 
 // Fills every unset option with the model's default (experiments.md). `world_size` is the MPI world (1 for local).
 TrainConfig resolve_defaults(TrainConfig config, int world_size);

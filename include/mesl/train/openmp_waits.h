@@ -24,7 +24,7 @@ struct OpenmpWaitFacts {
   int ranks_on_node = 1;  // ranks the launcher starts on this node
   int cores = 1;          // the node's cores
   int threads = 0;        // --threads (0: the node's cores shared among its ranks)
-  Topology topology = Topology::sequential;
+  std::string topology = "sequential";
   bool policy_set = false;     // OMP_WAIT_POLICY is in the environment
   bool spincount_set = false;  // GOMP_SPINCOUNT is in the environment
 };

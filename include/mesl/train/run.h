@@ -1,14 +1,12 @@
 #pragma once
-// Entry points of a training run. `mesl train` parses the options into a TrainConfig and calls run_training;
-// under mpirun rank 0 becomes the server and ranks 1..N the clients.
+// The entry point of a training run. `mesl train` parses the options into a TrainConfig and calls run_training;
+// under mpirun rank 0 becomes the server and coordinator, ranks 1..R host the clients (docs/protocol.md).
 #include <optional>
 
 #include "mesl/comm/transport.h"
 #include "mesl/train/config.h"
 
 namespace mesl::train {
-
-struct RunContext;
 
 // Start-up failed on this rank and this rank reports it (the message is the original one); every rank agreed to
 // exit with code(), so no abort is needed.
@@ -31,17 +29,10 @@ class PeerFailed : public Error {
   int code_;
 };
 
-// Runs the configured topology on `transport` (MPI or in-process), or locally for Topology::local (then
+// Runs the configured topology on `transport` (MPI or in-process), or locally for --topology local (then
 // `transport` may be null). Returns the process exit code. Errors propagate as mesl::Error. Start-up errors
 // (options, data, model) are agreed on by all ranks first, so that every rank exits with the same code and the
 // message is printed once: by rank 0 if it failed, else by each rank that did (they throw StartupFailed, the others PeerFailed).
 int run_training(const TrainConfig& config, comm::Transport* transport);
-
-class Recorder;
-struct ResumePoint;
-int run_local(const RunContext& ctx, Recorder& recorder, const std::optional<ResumePoint>& resume);
-int run_server(const RunContext& ctx, comm::Transport& transport, Recorder& recorder,
-               const std::optional<ResumePoint>& resume);
-int run_client(const RunContext& ctx, comm::Transport& transport, const std::optional<ResumePoint>& resume);
 
 }  // namespace mesl::train
