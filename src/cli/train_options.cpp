@@ -30,8 +30,9 @@ std::optional<T> optional_value(const cxxopts::ParseResult& args, const std::str
 
 std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
   cxxopts::Options o("mesl train",
-                     "Split learning over MPI: rank 0 is the server, ranks 1..N the clients.\n"
+                     "Split learning over MPI: rank 0 is the server, ranks 1..R host the clients.\n"
                      "  mpirun -np 5 mesl train --codec ms --keep 0.01 --bits 2      (4 clients)\n"
+                     "  mpirun -np 3 mesl train --clients 1000 --participation 0.01  (1,000 clients on 2 ranks)\n"
                      "  mesl train --topology local --clients 4                        (one process, no MPI)\n"
                      "Unset optimisation options take the model's defaults (docs/cli.md).");
   o.add_options("Run")
