@@ -16,7 +16,7 @@ import os
 import sys
 
 from meslcli import make_parser, run_main
-from mesllabel import format_number
+from mesllabel import format_bpe, format_number
 from meslplot import new_figure, prepare_output_dir, save_figure
 from meslrun import MeslDataError, load_errors_files, method_rank
 from mesltext import format_table
@@ -58,7 +58,7 @@ class ErrorMatrix:
 
 
 def budget_name(budget):
-    return f"{format_number(budget)} bpe"
+    return f"{format_bpe(budget)} bpe"
 
 
 def cell(value, spec=None):

@@ -4,7 +4,14 @@ import argparse
 import os
 import sys
 
-from meslrun import BYTES_CHOICES, MeslDataError, one_line
+from meslneeds import missing_module_message
+
+try:
+    from meslrun import BYTES_CHOICES, MeslDataError, one_line  # imports numpy
+except ModuleNotFoundError as missing:
+    if missing_module_message(missing) is None:
+        raise
+    sys.exit(f"{os.path.basename(sys.argv[0]) or 'mesl analysis'}: error: {missing_module_message(missing)}")
 
 DEBUG_VARIABLE = "MESL_ANALYSIS_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
@@ -46,6 +53,11 @@ def run_main(prog, main, argv=None):
         return main(sys.argv[1:] if argv is None else list(argv))
     except MeslDataError as error:
         return fail(error)
+    except ModuleNotFoundError as error:  # h5py, pandas and matplotlib are imported on first use
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        return fail(missing_module_message(error) or f"unexpected {type(error).__name__}: {error} (set "
+                                                     f"{DEBUG_VARIABLE}=1 to see where)")
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not an error of ours; keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -33,6 +33,14 @@ def format_number(value):
     return str(value)
 
 
+def format_bpe(value):
+    """Bits per element as a budget is written: 2.32, 4.32, 16 (two decimals at most, so that a measured 2.31999
+    reads 2.32)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "?"
+    return format_number(round(float(value), 2))
+
+
 def run_value(run, key):
     """A run setting as text for labels and titles."""
     if key == "cut":
@@ -75,7 +83,7 @@ def _codec_part(run, runs):
     shown = [k for k in keys if len({p.get(k) for p in all_params}) > 1 and k in params]
     text = method if not shown else method + " " + ",".join(f"{k}={params[k]}" for k in shown)
     if method not in FIXED_BPE_METHODS and run.bpe is not None:
-        text += f" {format_number(run.bpe)} bpe"
+        text += f" {format_bpe(run.bpe)} bpe"
     return text
 
 

@@ -11,5 +11,5 @@ jobs/workstation.sh -n 4 --model cnn --cut shallow --codec ms --keep 0.01 --bits
   --output results/quickstart.h5 "$@"
 echo
 echo "results: results/quickstart.h5"
-echo "  summary: /usr/bin/python3 analysis/summary.py results/quickstart.h5"
-echo "  curves:  /usr/bin/python3 analysis/plot.py results/quickstart.h5 --out results/plots"
+echo "  summary: analysis/summary.py results/quickstart.h5"
+echo "  curves:  analysis/plot.py results/quickstart.h5 --out results/plots"
