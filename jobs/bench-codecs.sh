@@ -2,7 +2,7 @@
 # The codec benchmark tables of docs/performance.md: `mesl codec bench` (fast and reference implementations and a
 # plain copy of the same seeded tensor, medians over repeats) for every method at the 2.32 bits-per-element budget
 # on the 256x64x32x32 ReLU tensor with 1 and 2 threads (and at 2 threads with the SSE2 kernels; rt both as plain
-# top-k, its evaluation encode, and with its training draw), then MS on every cut shape of system.md (batch 256),
+# top-k, its evaluation encode, and with its training draw), then MS on every cut shape of docs/models.md (batch 256),
 # then the sparse methods with sample scope.
 #
 #   jobs/bench-codecs.sh [OUTDIR]      default results/bench-codecs; REPEAT=5 REF_REPEAT=3 (the reference's repeats)
@@ -44,7 +44,7 @@ for entry in "${methods[@]}"; do
   # shellcheck disable=SC2086
   bench "sse2" ${entry#*|} --shape 256,64,32,32 --dist relu --threads 2 --isa sse2 --no-reference
 done
-# The cut shapes of system.md at batch 256: VGG19, ResNet18, ResNet34 (shallow, medium, deep).
+# The cut shapes of docs/models.md at batch 256: VGG19, ResNet18, ResNet34 (shallow, medium, deep).
 for shape in 64,16,16 256,4,4 512,2,2 64,32,32 128,16,16 256,8,8 64,56,56 128,28,28 256,14,14; do
   bench "cuts" --method ms --keep 0.01 --bits 2 --shape "256,$shape" --dist relu --threads 2
 done

@@ -48,7 +48,7 @@ std::vector<std::string> help_groups(const cxxopts::Options& options, const std:
 std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv,
                                           const std::vector<std::string>& group_order) {
   options.add_options("Help")("h,help", "Print this help");
-  // cxxopts takes a one-letter name for a short option only (-k) and refuses --k as bad syntax, but codec.md and
+  // cxxopts takes a one-letter name for a short option only (-k) and refuses --k as bad syntax, but docs/codecs.md and
   // the help text spell the kept count --k: pass --k and --k=N on as -k.
   std::vector<std::string> spelled;
   for (int i = 0; i < argc; ++i) {

@@ -32,7 +32,7 @@ std::vector<int64_t> parse_shape(const std::string& text);
 // "B", e.g. 256MiB, 2G, 4096). Throws ConfigError naming `option` for anything else.
 int64_t parse_size(const std::string& text, const std::string& option);
 
-// The names of the codec options. `mesl codec` uses the plain names of codec.md; `mesl train` renames the three
+// The names of the codec options. `mesl codec` uses the plain names of docs/codecs.md; `mesl train` renames the three
 // that would clash with its own options (--alpha is the Dirichlet concentration there, --seed the run's seed,
 // --threads the intra-op threads).
 struct CodecOptionNames {
@@ -42,7 +42,7 @@ struct CodecOptionNames {
   std::string threads = "threads";
 };
 
-// The codec settings of ../shared/spec/codec.md as options in group `group`: the method (for mesl train it may
+// The codec settings of docs/codecs.md as options in group `group`: the method (for mesl train it may
 // also be a whole spec string, "ms:keep=0.01,bits=2"), --bits, --keep, --k, --positions, --rounding, --sign,
 // --scope, alpha, seed, threads and --impl.
 void add_codec_options(cxxopts::Options& options, const CodecOptionNames& names, const std::string& default_method,

@@ -1,4 +1,4 @@
-// Equal-budget planning (codec.md, "Budget arithmetic").
+// Equal-budget planning (docs/codecs.md, "Budget arithmetic").
 #include "mesl/codec/plan.h"
 
 #include <cmath>

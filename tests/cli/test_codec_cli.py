@@ -80,7 +80,7 @@ class CodecCli(unittest.TestCase):
                 self.assertAlmostEqual(facts["rel_l2_error"], err, places=6)
                 mine, _ = decode(payload)
                 np.testing.assert_array_equal(mine, x_hat)
-                # The exact size formula of codec.md.
+                # The exact size formula of docs/wire-format.md.
                 d, k = facts["d"], facts["k"]
                 body = {"identity": 4 * d, "fp16": 2 * d, "bf16": 2 * d, "qu": (d * facts["bits"] + 7) // 8,
                         "ms": (d * facts["bits"] + 7) // 8 + 4 * k}.get(facts["method"])

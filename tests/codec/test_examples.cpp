@@ -1,4 +1,4 @@
-// The seed paper's worked example (codec.md, Fig. 1): b = 2, k = 4, non-negative, batch scope, row-major 4x4.
+// The seed paper's worked example (docs/codecs.md, Fig. 1): b = 2, k = 4, non-negative, batch scope, row-major 4x4.
 #include <doctest/doctest.h>
 
 #include <cstring>

@@ -63,7 +63,7 @@ TEST_CASE("k = floor(keep * d) from the actual tensor, exact for decimal fractio
   CHECK(ms.kept_count({96, 64, 16, 16}) == 15728);
 }
 
-TEST_CASE("nominal bits per element follow codec.md's budget arithmetic") {
+TEST_CASE("nominal bits per element follow the budget arithmetic of docs/codecs.md") {
   const std::vector<int64_t> shape{100, 800};  // d = 80000: 0.04125 d is a whole number
   CHECK(nominal_bpe(CodecOptions(Method::identity), shape) == 32);
   CHECK(nominal_bpe(CodecOptions(Method::fp16), shape) == 16);

@@ -62,7 +62,7 @@ class BadOptions(CliTestCase):
         self.expect(["--codec", "ms:keep=abc"], "keep=abc", "not a number")
 
     def test_kept_count_spelled_both_ways(self):
-        # --k (the spelling of codec.md and the help) and -k both set the kept count.
+        # --k (the spelling of docs/codecs.md and the help) and -k both set the kept count.
         for spelling in (["--k", "5"], ["--k=5"], ["-k", "5"]):
             with self.subTest(spelling=spelling):
                 out = os.path.join(scratch(self, "k"), "run.h5")

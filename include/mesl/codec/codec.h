@@ -1,5 +1,5 @@
 #pragma once
-// The activation codecs of ../shared/spec/codec.md. A Codec encodes a floating-point tensor into one self-describing
+// The activation codecs of docs/codecs.md. A Codec encodes a floating-point tensor into one self-describing
 // payload (wire.h) and decodes payloads back; decoding needs no options because the payload names everything.
 //
 //   mesl::codec::Codec ms(mesl::codec::CodecOptions(Method::ms).keep(0.01).bits(2));

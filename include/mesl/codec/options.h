@@ -1,11 +1,11 @@
 #pragma once
-// What a codec is asked to do: the method and its settings (../shared/spec/codec.md), as an options struct in the
+// What a codec is asked to do: the method and its settings (docs/codecs.md), as an options struct in the
 // style of the PyTorch C++ frontend: CodecOptions(Method::ms).keep(0.01).bits(2).
 //
 // Settings and the methods that read them:
 //   bits       ms: mask width b (1..8); qu: code width q (1..16). 0 = the method's default (ms 2, qu 8)
 //   keep | k   ms, sp, rt: the kept fraction or the kept count (exactly one); per sample row with scope=sample
-//   positions  sp, rt: how kept positions travel: a 1-bit-per-element bitmap, or an int32 index per kept value (kv)
+//   positions  sp, rt: how kept positions travel: a 1-bit-per-element bitmap, or a uint32 index per kept value (kv)
 //   rounding   ms: round (half to even; default) or floor (the paper's Algorithm 1)
 //   sign       ms: nonneg (the paper's setting: the cut follows a ReLU), signed (1 of the b bits is the sign), or
 //              auto (signed when any element is negative). sp and rt always rank by |x| and send signed values.
@@ -83,8 +83,8 @@ CodecOptions parse_spec(const std::string& spec);
 // keep such as 0.29 of 100 gives 29), or the fixed k. Throws CodecError when a fixed k exceeds `elements`.
 int64_t kept_count(const CodecOptions& options, int64_t elements);
 
-// The nominal bits per element of codec.md's budget arithmetic for a tensor of this shape, with the k the tensor
-// really gets: identity 32, fp16/bf16 16, qu q + 64/d, sp/rt-bitmap 1 + 32k/d, sp/rt-kv 64k/d, ms b + 32k/d.
+// The nominal bits per element of docs/codecs.md's budget arithmetic for a tensor of this shape, with the k the
+// tensor really gets: identity 32, fp16/bf16 16, qu q + 64/d, sp/rt-bitmap 1 + 32k/d, sp/rt-kv 64k/d, ms b + 32k/d.
 double nominal_bpe(const CodecOptions& options, const std::vector<int64_t>& shape);
 
 }  // namespace mesl::codec

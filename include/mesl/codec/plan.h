@@ -1,5 +1,5 @@
 #pragma once
-// Equal-budget settings (codec.md, "Budget arithmetic"): given a target in bits per element, the setting of every
+// Equal-budget settings (docs/codecs.md, "Budget arithmetic"): given a target in bits per element, the setting of every
 // method that meets it without exceeding it, for a tensor of a given shape.
 #include <cstdint>
 #include <string>

@@ -8,13 +8,13 @@
 
 namespace mesl::comm {
 
-// The directions of system.md, plus evaluation traffic (counted apart so that training traffic compares with
+// The directions of docs/transport.md, plus evaluation traffic (counted apart so that training traffic compares with
 // the paper's Table 1).
 enum class Direction : int { fwd = 0, bwd = 1, model = 2, control = 3, eval_fwd = 4 };
 inline constexpr int kDirections = 5;
 std::string to_string(Direction d);
 
-// The simulated link (system.md: 100 Mbps by default, as in the paper): a message of B bytes takes
+// The simulated link (docs/transport.md: 100 Mbps by default, as in the paper): a message of B bytes takes
 // latency + 8 B / bandwidth seconds.
 struct LinkModel {
   double mbps = 100.0;

@@ -48,7 +48,7 @@ struct RankSet {
   int64_t count_below(int64_t r) const;
 };
 
-// rt's choice for one selection unit (codec.md): k positions drawn without replacement from d, where the top-k
+// rt's choice for one selection unit (docs/codecs.md): k positions drawn without replacement from d, where the top-k
 // set (k positions) shares probability mass 1 - alpha and the other d - k positions share alpha. Returns which
 // ranks of the top set and which ranks of the rest (both in index order) are chosen.
 struct RtChoice {

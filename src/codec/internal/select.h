@@ -3,8 +3,8 @@
 //
 // The k largest |x| are found as a threshold on the 31-bit magnitude key (float bits without the sign, whose
 // integer order is the order of |x|). The kept set is every key above the threshold plus the first `ties` keys
-// equal to it in index order (codec.md: ties at the threshold are broken by lower index first), so exactly k
-// positions are kept and the result never depends on chunking or on how the threshold was found.
+// equal to it in index order (docs/codecs.md: ties at the threshold are broken by lower index first), so exactly
+// k positions are kept and the result never depends on chunking or on how the threshold was found.
 //
 // How it is found (select.cpp): a random sample of the keys brackets the k-th key between two sample keys; one
 // vectorised pass counts the keys above the bracket and gathers the few inside it; the k-th key is then selected
