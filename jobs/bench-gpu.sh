@@ -51,7 +51,7 @@ fi
 if [[ $stages == *" train "* ]]; then
   mkdir -p "$out/train"
   common=(--model vgg19 --cut medium --dataset synthetic --synthetic-train 1024 --synthetic-test 128 --batch-size 128
-          --epochs 2 --threads 4 --seed 0 --quiet)
+          --epochs 2 --threads 4 --seed 0 --quiet --overwrite)  # a rerun measures again
   mpi=("$here/jobs/ompi-session.sh" mpirun --oversubscribe --bind-to none)  # a session folder per launch
   for codec in identity "ms --keep 0.01 --bits 2"; do
     name=${codec%% *}

@@ -42,7 +42,7 @@ for row in "${runs[@]}"; do
   [[ $wanted == "  " || $wanted == *" $name "* ]] || continue
   echo "bench-scale: $name ($ranks client ranks): $options" >&2
   # shellcheck disable=SC2086
-  MESL="$mesl" "$here/jobs/workstation.sh" -n "$ranks" "${common[@]}" $options ${EXTRA:-} --output "$out/$name.h5" \
+  MESL="$mesl" "$here/jobs/workstation.sh" -n "$ranks" "${common[@]}" $options ${EXTRA:-} --overwrite --output "$out/$name.h5" \
     >"$out/$name.log" 2>&1 || { echo "bench-scale: $name failed; see $out/$name.log" >&2; tail -n 5 "$out/$name.log" >&2; exit 1; }
 done
 

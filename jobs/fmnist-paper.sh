@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed paper's comparison in small (experiments.md, "What runs here"), on a workstation: the small CNN on
+# The seed paper's comparison in small (docs/results.md, "What runs here"), on a workstation: the small CNN on
 # Fashion-MNIST with 10 clients (sequential split learning, IID shards), at the shallow and the deep cut, the
 # uncompressed baseline and four codecs at one budget of 2.32 bits per element -- MS (keep 0.01, b 2), SP and RT
 # (bitmap positions, keep 0.04125), QU (3 bits: 2.32 has no QU setting) -- then the compression error of every
@@ -40,7 +40,7 @@ for cut in shallow deep; do
     # metrics file keeps what it wrote before the failure.
     # shellcheck disable=SC2086
     if MESL="$mesl" "$here/jobs/workstation.sh" -n "$clients" --model cnn --cut "$cut" --dataset fashion-mnist \
-      --epochs "$epochs" --seed 0 $codec --output "$file" 2> >(tee "$file.log" >&2); then
+      --epochs "$epochs" --seed 0 $codec --overwrite --output "$file" 2> >(tee "$file.log" >&2); then
       touch "$file.done"
     else
       grep -m1 "mesl: error" "$file.log" >"$file.failed" || echo "failed" >"$file.failed"

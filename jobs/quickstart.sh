@@ -8,7 +8,7 @@ cmake --preset default -DMESL_BUILD_TESTS=OFF >/dev/null
 cmake --build build --target mesl
 mkdir -p results
 jobs/workstation.sh -n 4 --model cnn --cut shallow --codec ms --keep 0.01 --bits 2 --epochs 2 \
-  --output results/quickstart.h5 "$@"
+  --output results/quickstart.h5 --overwrite "$@"
 echo
 echo "results: results/quickstart.h5"
 echo "  summary: analysis/summary.py results/quickstart.h5"

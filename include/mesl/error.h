@@ -52,7 +52,7 @@ class ModelError : public ConfigError {
   using ConfigError::ConfigError;
 };
 
-// HDF5 output or input failed.
+// The metrics file could not be written, reopened or read (the HDF5 part's own failures are mesl::h5::H5Error).
 class MetricsError : public Error {
  public:
   using Error::Error;

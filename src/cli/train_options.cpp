@@ -87,7 +87,9 @@ std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
       ("local-steps", "Batches per client per round (0: a local epoch)", cxxopts::value<int64_t>()->default_value("0"))
       ("eval-batch-size", "Evaluation batch size", cxxopts::value<int64_t>()->default_value("500"));
   o.add_options("Output")
-      ("output", "Metrics file (HDF5)", cxxopts::value<std::string>()->default_value("mesl-train.h5"))
+      ("output", "Metrics file (HDF5); an existing one is kept unless --overwrite or --resume",
+       cxxopts::value<std::string>()->default_value("mesl-train.h5"))
+      ("overwrite", "Replace an existing --output file")
       ("link-mbps", "Simulated link bandwidth", cxxopts::value<double>()->default_value("100"))
       ("link-latency-ms", "Simulated per-message latency", cxxopts::value<double>()->default_value("0"))
       ("quiet", "No per-epoch progress lines");
@@ -151,6 +153,7 @@ std::optional<train::TrainConfig> parse_train_options(int argc, char** argv) {
   c.local_steps = a["local-steps"].as<int64_t>();
   c.eval_batch_size = a["eval-batch-size"].as<int64_t>();
   c.output = a["output"].as<std::string>();
+  c.overwrite = a.count("overwrite") > 0;
   c.link_mbps = a["link-mbps"].as<double>();
   c.link_latency_ms = a["link-latency-ms"].as<double>();
   c.quiet = a.count("quiet") > 0;

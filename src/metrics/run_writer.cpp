@@ -127,6 +127,13 @@ RunWriter RunWriter::create(const std::string& path, const RunAttributes& attrib
   return RunWriter(std::move(impl));
 }
 
+std::string RunWriter::stored_config(const std::string& path) {
+  const h5::File file = open_file(path, h5::Mode::read_only, "cannot read metrics file", "check --output");
+  if (!file.has_attribute("config"))
+    throw MetricsError("metrics file " + path + " has no 'config' attribute, so it is not a mesl metrics file");
+  return file.string_attribute("config");
+}
+
 RunWriter RunWriter::resume(const std::string& path, int64_t steps_kept, int64_t epochs_kept,
                             int64_t participants_kept) {
   if (steps_kept < 0 || epochs_kept < 0 || participants_kept < 0) {

@@ -37,6 +37,11 @@ Piece single_layer(int64_t layer, ModuleHolder module, std::string holds) {
   return piece;
 }
 
+// A model's builder: the whole network for an input, with `num_classes` outputs. The registry (registry.cpp)
+// holds one per model.
+using Builder = Network (*)(const Input& input, int64_t num_classes);
+Builder builder(const ModelInfo& info);
+
 Network build_cnn(const Input& input, int64_t num_classes);
 Network build_vgg19(const Input& input, int64_t num_classes);
 Network build_resnet18(const Input& input, int64_t num_classes);

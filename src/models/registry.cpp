@@ -1,4 +1,5 @@
-// The static facts about each model and the cut names users type: see include/mesl/models/model.h.
+// The model registry: one entry per model, carrying its static facts (include/mesl/models/model.h) and its builder
+// (network.h). Adding a model is one builder file and one entry here.
 #include "mesl/error.h"
 #include "mesl/models/model.h"
 #include "network.h"
@@ -13,36 +14,61 @@ namespace mesl::models {
 
 namespace {
 
-ModelInfo make_info(std::string name, int64_t num_layers, int64_t in_channels, int64_t image_size,
-                    std::map<std::string, int64_t> presets, std::string description, int64_t min_image_size,
-                    int64_t image_size_multiple) {
+struct Entry {
   ModelInfo info;
-  info.name = std::move(name);
-  info.num_layers = num_layers;
-  info.default_in_channels = in_channels;
-  info.default_image_size = image_size;
-  info.presets = std::move(presets);
-  info.description = std::move(description);
-  info.min_image_size = min_image_size;
-  info.image_size_multiple = image_size_multiple;
-  return info;
+  detail::Builder build;
+};
+
+Entry entry(std::string name, int64_t num_layers, int64_t in_channels, int64_t image_size,
+            std::map<std::string, int64_t> presets, std::string description, int64_t min_image_size,
+            int64_t image_size_multiple, detail::Builder build) {
+  Entry e;
+  e.info.name = std::move(name);
+  e.info.num_layers = num_layers;
+  e.info.default_in_channels = in_channels;
+  e.info.default_image_size = image_size;
+  e.info.presets = std::move(presets);
+  e.info.description = std::move(description);
+  e.info.min_image_size = min_image_size;
+  e.info.image_size_multiple = image_size_multiple;
+  e.build = build;
+  return e;
+}
+
+const std::vector<Entry>& entries() {
+  // Minimum image sizes: the total downsampling of each network, so its last feature map is at least 1x1.
+  static const std::vector<Entry> table = {
+      entry("cnn", 4, 1, 28, {{"shallow", 1}, {"medium", 2}, {"deep", 3}},
+            "small CNN for 28x28 greyscale images (Fashion-MNIST, MNIST): 2 conv + 2 linear layers", 4, 4,
+            detail::build_cnn),
+      entry("vgg19", 19, 3, 32, {{"shallow", 2}, {"medium", 8}, {"deep", 15}},
+            "VGG19 with BatchNorm for 32x32 images (CIFAR): 16 conv + 3 linear layers", 32, 1, detail::build_vgg19),
+      entry("resnet18", 18, 3, 32, {{"shallow", 2}, {"medium", 9}, {"deep", 13}},
+            "ResNet18 with the CIFAR stem for 32x32 images: stem + 8 BasicBlocks + linear", 8, 1,
+            detail::build_resnet18),
+      entry("resnet34", 34, 3, 224, {{"shallow", 2}, {"medium", 15}, {"deep", 27}},
+            "ResNet34 with the ImageNet stem for 224x224 images: stem + 16 BasicBlocks + linear", 32, 1,
+            detail::build_resnet34),
+  };
+  return table;
 }
 
 }  // namespace
 
 const std::vector<ModelInfo>& model_infos() {
-  // Minimum image sizes: the total downsampling of each network, so its last feature map is at least 1x1.
-  static const std::vector<ModelInfo> infos = {
-      make_info("cnn", 4, 1, 28, {{"shallow", 1}, {"medium", 2}, {"deep", 3}},
-                "small CNN for 28x28 greyscale images (Fashion-MNIST, MNIST): 2 conv + 2 linear layers", 4, 4),
-      make_info("vgg19", 19, 3, 32, {{"shallow", 2}, {"medium", 8}, {"deep", 15}},
-                "VGG19 with BatchNorm for 32x32 images (CIFAR): 16 conv + 3 linear layers", 32, 1),
-      make_info("resnet18", 18, 3, 32, {{"shallow", 2}, {"medium", 9}, {"deep", 13}},
-                "ResNet18 with the CIFAR stem for 32x32 images: stem + 8 BasicBlocks + linear", 8, 1),
-      make_info("resnet34", 34, 3, 224, {{"shallow", 2}, {"medium", 15}, {"deep", 27}},
-                "ResNet34 with the ImageNet stem for 224x224 images: stem + 16 BasicBlocks + linear", 32, 1),
-  };
+  static const std::vector<ModelInfo> infos = [] {
+    std::vector<ModelInfo> out;
+    for (const Entry& e : entries()) out.push_back(e.info);
+    return out;
+  }();
   return infos;
+}
+
+detail::Builder detail::builder(const ModelInfo& info) {
+  for (const Entry& e : entries()) {
+    if (e.info.name == info.name) return e.build;
+  }
+  throw ModelError(::mesl::detail::concat("model '", info.name, "' is not in the registry"));
 }
 
 const ModelInfo& model_info(const std::string& name) {

@@ -27,11 +27,7 @@ detail::Input resolve_input(const ModelInfo& info, const ModelOptions& options) 
 }
 
 detail::Network build_network(const ModelInfo& info, const detail::Input& input, int64_t num_classes) {
-  if (info.name == "cnn") return detail::build_cnn(input, num_classes);
-  if (info.name == "vgg19") return detail::build_vgg19(input, num_classes);
-  if (info.name == "resnet18") return detail::build_resnet18(input, num_classes);
-  if (info.name == "resnet34") return detail::build_resnet34(input, num_classes);
-  throw ModelError(::mesl::detail::concat("model '", info.name, "' has no builder; this is a bug in mesl_models"));
+  return detail::builder(info)(input, num_classes);
 }
 
 // Puts modules in eval mode for a shape probe and restores their previous mode on the way out, exceptions too.

@@ -65,7 +65,7 @@ std::string state_dir(const TrainConfig& c) { return c.state_dir.empty() ? c.out
 
 TrainConfig resolve_defaults(TrainConfig c, int world_size) {
   if (c.clients == 0) c.clients = is_local(c.topology) ? 1 : std::max(1, client_ranks(c, world_size));
-  // The seed paper's settings (experiments.md) per model; the small CNN's are ours (about 90% on Fashion-MNIST
+  // The seed paper's settings (docs/results.md) per model; the small CNN's are ours (about 90% on Fashion-MNIST
   // in a couple of CPU epochs).
   struct Defaults {
     double lr, weight_decay;
@@ -168,7 +168,7 @@ Json config_fields(const TrainConfig& c, bool identity_only) {
   j.add("link_mbps", c.link_mbps).add("link_latency_ms", c.link_latency_ms);
   if (identity_only) return j;
   j.add("server_device", c.server_device).add("client_device", c.client_device).add("threads", c.threads);
-  j.add("timeout_s", c.timeout_s).add("output", c.output);
+  j.add("timeout_s", c.timeout_s).add("output", c.output).add("overwrite", c.overwrite);
   j.add("client_state_memory", c.client_state_memory).add("state_dir", c.state_dir);
   j.add("checkpoint_dir", c.checkpoint_dir).add("checkpoint_every", c.checkpoint_every);
   j.add("resume", c.resume);

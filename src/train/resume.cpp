@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "checkpoint.h"
 #include "mesl/error.h"
+#include "mesl/metrics/run_writer.h"
 #include "schedule.h"
 
 namespace mesl::train {
@@ -47,16 +49,39 @@ std::map<std::string, std::string> flat_json(const std::string& json) {
 
 }  // namespace
 
-std::string first_difference(const std::string& here, const std::string& there) {
+std::string first_difference(const std::string& here, const std::string& there, const std::string& there_name,
+                             bool only_here) {
   const auto a = flat_json(here), b = flat_json(there);
   for (const auto& [key, value] : a) {
     const auto it = b.find(key);
-    if (it == b.end()) return key + " is " + value + " here but not set in the checkpoint";
-    if (it->second != value) return key + " is " + value + " here but " + it->second + " in the checkpoint";
+    if (it == b.end()) return key + " is " + value + " here but not set in " + there_name;
+    if (it->second != value) return key + " is " + value + " here but " + it->second + " in " + there_name;
   }
+  if (only_here) return "";
   for (const auto& [key, value] : b)
-    if (!a.count(key)) return key + " is " + value + " in the checkpoint but not set here";
+    if (!a.count(key)) return key + " is " + value + " in " + there_name + " but not set here";
   return "";
+}
+
+void check_existing_output(const TrainConfig& config, bool continues) {
+  std::error_code error;
+  if (config.overwrite || continues || !std::filesystem::is_regular_file(config.output, error)) return;
+  const std::string output = "--output " + config.output;
+  if (!config.resume) {
+    throw ConfigError(output + " exists: pass --overwrite to replace it, or --resume to continue it from "
+                      "--checkpoint-dir (or choose another --output)");
+  }
+  std::string why;
+  try {
+    why = first_difference(identity_json(config), metrics::RunWriter::stored_config(config.output), "the file",
+                           true);
+  } catch (const Error& e) {  // not HDF5, or not a mesl metrics file
+    why = e.what();
+  }
+  if (!why.empty()) {
+    throw ConfigError(output + " exists and is not this run's (" + why + ") and --checkpoint-dir holds no "
+                      "checkpoint to continue it: pass --overwrite to replace it, or choose another --output");
+  }
 }
 
 std::optional<ResumePoint> find_resume_point(const RunContext& ctx, comm::Transport* transport, int rank) {

@@ -27,6 +27,15 @@ struct ResumePoint {
 std::optional<ResumePoint> find_resume_point(const RunContext& ctx, comm::Transport* transport, int rank);
 
 // The first setting whose value differs between two configurations' identity JSON ("" when they are equal).
-std::string first_difference(const std::string& here, const std::string& there);
+// `there_name` names where `there` comes from in the message; with `only_here`, settings that only `there` has
+// (a metrics file's full configuration against this run's identity) are not differences.
+std::string first_difference(const std::string& here, const std::string& there,
+                             const std::string& there_name = "the checkpoint", bool only_here = false);
+
+// Before a run writes --output (rank 0): an existing metrics file is never replaced unless --overwrite says so.
+// It is continued when a checkpoint was found (`continues`); with --resume and no checkpoint yet (a job requeued
+// before its first) it may be started afresh only when its configuration is this run's. Otherwise throws
+// ConfigError naming --overwrite and --resume. A path that is not a regular file is left to the writer's errors.
+void check_existing_output(const TrainConfig& config, bool continues);
 
 }  // namespace mesl::train

@@ -130,6 +130,9 @@ int run_training(const TrainConfig& config, comm::Transport* transport) {
   });
   std::optional<ResumePoint> resume;
   if (ctx.config.resume) phase(transport, rank, [&] { resume = find_resume_point(ctx, transport, rank); });
+  phase(transport, rank, [&] {
+    if (rank == 0) check_existing_output(ctx.config, resume.has_value());
+  });
   std::unique_ptr<Recorder> recorder;
   std::unique_ptr<Role> role;
   // The metrics file is created (or reopened) and the roles made during start-up, so that an unwritable --output

@@ -13,17 +13,6 @@
 namespace mesl::data::test {
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::string name = (fs::temp_directory_path() / "mesl-data-test-XXXXXX").string();
-  if (mkdtemp(name.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + name);
-  path_ = name;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
   if (gzip) {
     gzFile file = gzopen(path.c_str(), "wb");

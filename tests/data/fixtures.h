@@ -7,23 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.h"
 #include "mesl/data/dataset.h"
 
 namespace mesl::data::test {
 
-// A fresh directory under /tmp, removed with everything in it when the object goes away.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = mesl::testing::TempDir;
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip = false);
 std::vector<uint8_t> read_file(const std::string& path);

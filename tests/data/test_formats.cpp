@@ -65,9 +65,9 @@ TEST_CASE("idx sets read raw and gzip at any indices") {
       CAPTURE(gzip);
       CAPTURE(n);
       TempDir dir;
-      write_idx_set(dir.path(), n, n + 3, gzip);
+      write_idx_set(dir.path().string(), n, n + 3, gzip);
       for (const char* name : {"fashion-mnist", "mnist"}) {
-        const auto info = dataset_info(options_for(name, dir.path()));
+        const auto info = dataset_info(options_for(name, dir.path().string()));
         CHECK(info.name == name);
         CHECK(info.channels == 1);
         CHECK(info.height == 28);
@@ -81,7 +81,7 @@ TEST_CASE("idx sets read raw and gzip at any indices") {
       }
       const auto position = [](int64_t, int64_t y, int64_t x) { return y * 28 + x; };
       for (const bool train : {true, false}) {
-        const auto split = open_split(options_for("fashion-mnist", dir.path()), train);
+        const auto split = open_split(options_for("fashion-mnist", dir.path().string()), train);
         const int64_t size = train ? n : n + 3;
         CHECK(split->size() == size);
         CHECK_FALSE(split->streaming());
@@ -114,7 +114,7 @@ void raw_and_gzip(Scenario scenario) {
 }
 
 std::string info_error(const TempDir& dir) {
-  return message_of<mesl::DataError>([&] { dataset_info(options_for("fashion-mnist", dir.path())); });
+  return message_of<mesl::DataError>([&] { dataset_info(options_for("fashion-mnist", dir.path().string())); });
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -130,17 +130,17 @@ TEST_CASE("idx errors: missing directory and files") {
                  "does not exist; pass --data-dir"));
   CHECK_THROWS_AS(dataset_info(options_for("mnist", "")), mesl::ConfigError);
 
-  write_idx_set(dir.path(), 4, 4, false);
+  write_idx_set(dir.path().string(), 4, 4, false);
   std::filesystem::remove(dir / "t10k-labels-idx1-ubyte");
   CHECK(info_error(dir).find("missing file " + (dir / "t10k-labels-idx1-ubyte") + "[.gz]") == 0);
   CHECK(contains(info_error(dir), "train-images-idx3-ubyte, train-labels-idx1-ubyte"));
   // The training split alone still opens.
-  CHECK(open_split(options_for("fashion-mnist", dir.path()), true)->size() == 4);
+  CHECK(open_split(options_for("fashion-mnist", dir.path().string()), true)->size() == 4);
 }
 
 TEST_CASE("idx errors: broken files, raw and gzip") {
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 5, 2, gzip);
+    write_idx_set(dir.path().string(), 5, 2, gzip);
     auto bytes = idx_images(5);
     bytes.resize(bytes.size() - 100);
     write_file(dir / ("train-images-idx3-ubyte" + suffix), bytes, gzip);
@@ -150,39 +150,39 @@ TEST_CASE("idx errors: broken files, raw and gzip") {
   });
   {  // a gzip stream cut short (not just a short file inside a complete stream)
     TempDir dir;
-    write_idx_set(dir.path(), 50, 2, true);
+    write_idx_set(dir.path().string(), 50, 2, true);
     auto bytes = read_file(dir / "train-images-idx3-ubyte.gz");
     bytes.resize(bytes.size() / 2);
     write_file(dir / "train-images-idx3-ubyte.gz", bytes);
     CHECK(contains(info_error(dir), "is truncated: expected 39216 bytes after decompression"));
   }
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 3, 2, gzip);
+    write_idx_set(dir.path().string(), 3, 2, gzip);
     write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), idx_labels(2, 0x803), gzip);
     CHECK(contains(info_error(dir), "is not an IDX label file: magic number 0x803 instead of 0x801"));
     write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 28, 28, 0x801), gzip);
     CHECK(contains(info_error(dir), "is not an IDX image file"));
   });
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 3, 2, gzip);
+    write_idx_set(dir.path().string(), 3, 2, gzip);
     write_file(dir / ("train-images-idx3-ubyte" + suffix), idx_images(3, 32, 28), gzip);
     CHECK(contains(info_error(dir), "holds 32x28 images; expected 28x28"));
   });
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 3, 2, gzip);
+    write_idx_set(dir.path().string(), 3, 2, gzip);
     auto labels = idx_labels(3);
     labels[8 + 1] = 10;
     write_file(dir / ("train-labels-idx1-ubyte" + suffix), labels, gzip);
     CHECK(contains(info_error(dir), "label 10 at index 1 is out of range [0, 10)"));
   });
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 3, 2, gzip);
+    write_idx_set(dir.path().string(), 3, 2, gzip);
     write_file(dir / ("train-labels-idx1-ubyte" + suffix), idx_labels(4), gzip);
     CHECK(contains(info_error(dir), "holds 3 images but"));
     CHECK(contains(info_error(dir), "holds 4 labels; the files do not belong together"));
   });
   raw_and_gzip([](const TempDir& dir, bool gzip, const std::string& suffix) {
-    write_idx_set(dir.path(), 3, 2, gzip);
+    write_idx_set(dir.path().string(), 3, 2, gzip);
     auto labels = idx_labels(2);
     labels.push_back(0);
     write_file(dir / ("t10k-labels-idx1-ubyte" + suffix), labels, gzip);
@@ -229,7 +229,7 @@ TEST_CASE("cifar10 and cifar100 read their batches from the folder or its parent
   write_file(folder + "/test_batch.bin", cifar_records(3, 0, 1, 10));
   const auto position = [](int64_t c, int64_t y, int64_t x) { return c * 1024 + y * 32 + x; };
 
-  for (const std::string& where : {dir.path(), folder}) {
+  for (const std::string& where : {dir.path().string(), folder}) {
     const auto info = dataset_info(options_for("cifar10", where));
     CHECK(info.channels == 3);
     CHECK(info.height == 32);
@@ -267,7 +267,7 @@ TEST_CASE("cifar10 and cifar100 read their batches from the folder or its parent
 
 TEST_CASE("cifar errors") {
   TempDir dir;
-  const auto info = [&](const char* name) { return [&dir, name] { dataset_info(options_for(name, dir.path())); }; };
+  const auto info = [&](const char* name) { return [&dir, name] { dataset_info(options_for(name, dir.path().string())); }; };
   SUBCASE("missing file") {
     for (int b = 1; b <= 4; ++b)
       write_file(dir / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(1, 0, 1, 10));
@@ -293,7 +293,7 @@ TEST_CASE("cifar errors") {
     records[3074 * 2 + 1] = 100;  // the fine label of record 2
     write_file(dir / "train.bin", records);
     write_file(dir / "test.bin", cifar_records(1, 0, 2, 100));
-    const auto message = message_of<mesl::DataError>([&] { open_split(options_for("cifar100", dir.path()), true); });
+    const auto message = message_of<mesl::DataError>([&] { open_split(options_for("cifar100", dir.path().string()), true); });
     CHECK(message.find("label 100 of record 2 is out of range [0, 100)") != std::string::npos);
   }
 }
@@ -310,7 +310,7 @@ TEST_CASE("hdf5 image sets stream rows and transpose to channels first") {
     write_hdf5_split(dir / "train.h5", std::max<int64_t>(shape.n, 1), shape.h, shape.w, shape.c, 5,
                      shape.chunk_rows, shape.attribute);
     write_hdf5_split(dir / "test.h5", shape.n, shape.h, shape.w, shape.c, 5, shape.chunk_rows, shape.attribute);
-    const auto info = dataset_info(options_for("hdf5", dir.path()));
+    const auto info = dataset_info(options_for("hdf5", dir.path().string()));
     CHECK(info.channels == shape.c);
     CHECK(info.height == shape.h);
     CHECK(info.width == shape.w);
@@ -325,7 +325,7 @@ TEST_CASE("hdf5 image sets stream rows and transpose to channels first") {
     if (shape.c == 3) CHECK(info.mean == std::vector<float>{0.485f, 0.456f, 0.406f});
     if (shape.c != 3) CHECK(info.std == std::vector<float>(static_cast<size_t>(shape.c), 0.25f));
 
-    const auto split = open_split(options_for("hdf5", dir.path()), false);
+    const auto split = open_split(options_for("hdf5", dir.path().string()), false);
     CHECK(split->streaming());
     CHECK(split->size() == shape.n);
     check_labels(*split, 5);
@@ -345,7 +345,7 @@ TEST_CASE("hdf5 image sets stream rows and transpose to channels first") {
 
 TEST_CASE("hdf5 errors") {
   TempDir dir;
-  const auto info = [&] { dataset_info(options_for("hdf5", dir.path())); };
+  const auto info = [&] { dataset_info(options_for("hdf5", dir.path().string())); };
   SUBCASE("missing file") {
     write_hdf5_split(dir / "train.h5", 3, 2, 2, 1, 3);
     const auto message = message_of<mesl::DataError>(info);

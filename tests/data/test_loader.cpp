@@ -256,7 +256,7 @@ TEST_CASE("loader: a streaming HDF5 split gives the same batches as an in-memory
   write_hdf5_split(dir / "test.h5", 5, 9, 9, 3, 6);
   DatasetOptions options;
   options.name = "hdf5";
-  options.dir = dir.path();
+  options.dir = dir.path().string();
   const auto info = dataset_info(options);
   const auto split = open_split(options, true);
   REQUIRE(split->streaming());

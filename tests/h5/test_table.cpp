@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "mesl/h5/table.h"
-#include "temp_dir.h"
+#include "../common/temp_dir.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "mesl/h5/h5.h"
-#include "temp_dir.h"
+#include "../common/temp_dir.h"
 
 namespace {
 

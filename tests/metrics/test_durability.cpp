@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../h5/temp_dir.h"
+#include "../common/temp_dir.h"
 #include "mesl/h5/h5.h"
 #include "mesl/metrics/run_writer.h"
 #include "sample_run.h"

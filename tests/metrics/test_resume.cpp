@@ -4,7 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "../h5/temp_dir.h"
+#include "../common/h5_column.h"
+#include "../common/temp_dir.h"
 #include "mesl/h5/h5.h"
 #include "mesl/h5/table.h"
 #include "mesl/metrics/run_writer.h"
@@ -18,10 +19,7 @@ using mesl::metrics::RunWriter;
 using mesl::testing::sample_epoch;
 using mesl::testing::sample_step;
 
-std::vector<double> column(const File& file, const std::string& dataset) {
-  const at::Tensor values = file.read_tensor(dataset).to(at::kDouble);
-  return std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
-}
+using mesl::testing::column;
 
 // A run interrupted after `steps` steps and `epochs` epochs, all flushed.
 std::string interrupted_run(const mesl::testing::TempDir& dir, int64_t steps, int64_t epochs) {

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "../h5/temp_dir.h"
+#include "../common/h5_column.h"
+#include "../common/temp_dir.h"
 #include "mesl/h5/h5.h"
 #include "mesl/metrics/run_writer.h"
 #include "mesl/version.h"
@@ -21,10 +22,7 @@ using mesl::metrics::RunWriter;
 using mesl::testing::sample_epoch;
 using mesl::testing::sample_step;
 
-std::vector<double> column(const File& file, const std::string& dataset) {
-  const at::Tensor values = file.read_tensor(dataset).to(at::kDouble);
-  return std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
-}
+using mesl::testing::column;
 
 // Every column of /steps holds field(row i) at index i, for i in [0, count).
 void check_steps(const File& file, int64_t count) {

@@ -1,6 +1,8 @@
 // Model names, cut names and the errors users see for them.
 #include "helpers.h"
 
+#include <algorithm>
+
 #include "mesl/error.h"
 
 using namespace mesl::models;
@@ -40,6 +42,24 @@ TEST_CASE("model_infos lists the four models with consistent facts") {
     CHECK(infos[i].presets.at("shallow") < infos[i].presets.at("medium"));
     CHECK(infos[i].presets.at("medium") < infos[i].presets.at("deep"));
     CHECK(infos[i].presets.at("deep") < infos[i].num_layers);
+  }
+}
+
+TEST_CASE("each registry entry builds its own network: its layer count, every preset cut") {
+  for (const ModelInfo& info : model_infos()) {
+    INFO(info.name);
+    // The smallest input the model takes, so that resnet34 builds fast.
+    const int64_t size = std::max(info.min_image_size, info.image_size_multiple);
+    const auto options = ModelOptions().name(info.name).image_size(size);
+    CHECK(static_cast<int64_t>(layer_table(options).size()) == info.num_layers);
+    for (const auto& [preset, layer] : info.presets) {
+      INFO(preset);
+      const SplitNet net = make_split_net(options, resolve_cut(info.name, preset));
+      CHECK(net.cut == layer);
+      CHECK(net.bottom->size() > 0);
+      CHECK(net.top->size() > 0);
+      CHECK(net.input_shape == std::vector<int64_t>{info.default_in_channels, size, size});
+    }
   }
 }
 

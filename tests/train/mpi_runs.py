@@ -1,20 +1,20 @@
 """Runs `mesl train` under mpirun for the integration tests and checks what it wrote.
 
 Environment (set by CTest): MESL (the executable), MESL_MPIEXEC (mpirun with the flags this machine needs,
-separated by ';'), MESL_TMP (a scratch directory).
+separated by ';'), MESL_TMP (a scratch directory). The processes are started by the one harness of the Python
+tests, tests/reliability/harness.py (a timeout that kills the whole process group, never a hang).
 """
 import json
 import math
 import os
-import subprocess
+import sys
 import tempfile
 
 import h5py
 import numpy as np
 
-MESL = os.environ.get("MESL", "mesl")
-MPIEXEC = [a for a in os.environ.get("MESL_MPIEXEC", "mpirun;--oversubscribe;--allow-run-as-root").split(";") if a]
-TMP = os.environ.get("MESL_TMP", tempfile.gettempdir())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "reliability"))
+from harness import MESL, MPIEXEC, TMP, run  # noqa: E402  (after the path it is found on)
 
 # A small, fast, learnable configuration: the CNN on synthetic 28x28 data.
 SMALL = ["--model", "cnn", "--dataset", "synthetic", "--synthetic-train", "768", "--synthetic-test", "256",
@@ -27,15 +27,13 @@ def scratch(name):
 
 
 def mpirun(ranks, args, timeout=240, env=None):
-    """Runs mesl train on `ranks` ranks; returns the CompletedProcess (never raises on a non-zero exit). `env`
-    replaces the environment of mpirun (and so of the ranks)."""
-    cmd = MPIEXEC + ["-n", str(ranks), MESL, "train"] + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    """Runs mesl train on `ranks` ranks; returns the harness's Result (returncode, stdout, stderr; a non-zero exit
+    is not raised). `env` replaces the environment of mpirun (and so of the ranks)."""
+    return run(MPIEXEC + ["-n", str(ranks), MESL, "train"] + [str(a) for a in args], timeout=timeout, env=env)
 
 
 def local(args, timeout=240):
-    return subprocess.run([MESL, "train", "--topology", "local"] + list(args), capture_output=True, text=True,
-                          timeout=timeout)
+    return run([MESL, "train", "--topology", "local"] + [str(a) for a in args], timeout=timeout)
 
 
 def attr(f, name):
@@ -58,7 +56,7 @@ def read_run(path):
 
 
 def codec_payload_bytes(spec, shape):
-    """The exact payload size of codec.md / docs/wire-format.md for a tensor of `shape` (batch scope)."""
+    """The exact payload size of docs/codecs.md / docs/wire-format.md for a tensor of `shape` (batch scope)."""
     method, _, rest = spec.partition(":")
     opts = dict(kv.split("=") for kv in rest.split(",")) if rest else {}
     d = int(np.prod(shape))

@@ -3,11 +3,11 @@
 // turn (a published split-learning framework was seen to break this).
 #include <doctest/doctest.h>
 
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_dir.h"
 #include "client_host.h"
 #include "client_state.h"
 #include "checkpoint.h"
@@ -20,12 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("mesl-client-state-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using mesl::testing::TempDir;
 
 ClientState state_of(size_t bottom, size_t optimizer, int64_t seed) {
   ClientState s;
@@ -161,7 +156,7 @@ TEST_CASE("client files: any rank reads any rank's entries; a damaged file is re
   }
   CHECK_THROWS_WITH_AS(read_client_index(dir / "none.bin"), doctest::Contains("is missing"), CheckpointError);
   // A checkpoint whose client files are not all there is refused; a complete set lists in rank order.
-  const CheckpointStore store(dir.path.string());
+  const CheckpointStore store(dir.path().string());
   fs::create_directories(dir / "ck");
   ClientFileWriter(store.client_file(dir / "ck", 2, 2)).close();
   CHECK_THROWS_WITH_AS(store.client_files(dir / "ck"), doctest::Contains("clients-1-of-2.bin is missing"),

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/h5_column.h"
 #include "mesl/comm/inproc_transport.h"
 #include "mesl/h5/h5.h"
 #include "mesl/train/run.h"
@@ -22,10 +23,7 @@ struct Run {
   std::vector<std::string> message_types;
 };
 
-std::vector<double> column(const h5::File& f, const std::string& name) {
-  const at::Tensor t = f.read_tensor(name).to(at::kDouble).contiguous();
-  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
-}
+using mesl::testing::column;
 
 Run read_run(const std::string& path) {
   const h5::File f(path, h5::Mode::read_only);

@@ -17,10 +17,12 @@
 
 namespace mesl::h5 {
 
-class H5Error : public MetricsError {
+// The HDF5 part's error (mesl/error.h: one root, one class per part). Its users (metrics, data) read and write
+// HDF5 and rephrase it for their own users where the context says more (MetricsError, DataError).
+class H5Error : public Error {
  public:
-  using MetricsError::MetricsError;
-  H5Error(const std::string& message, std::string reason) : MetricsError(message), reason_(std::move(reason)) {}
+  using Error::Error;
+  H5Error(const std::string& message, std::string reason) : Error(message), reason_(std::move(reason)) {}
   // What went wrong, without the call and the file path: the C library's explanation ("No such file or
   // directory") or mesl's own finding ("table '/steps' holds columns ..."), so that a caller can rephrase the
   // error for its user (RunWriter: "cannot write metrics file PATH: REASON").

@@ -108,6 +108,9 @@ class RunWriter {
   // run continues it without gaps or duplicates.
   static RunWriter resume(const std::string& path, int64_t steps_kept, int64_t epochs_kept,
                           int64_t participants_kept = 0);
+  // The configuration JSON (root attribute `config`) of an existing metrics file, read without changing it.
+  // Throws MetricsError naming the path when it is not an HDF5 file or has no such attribute.
+  static std::string stored_config(const std::string& path);
 
   void append_step(const StepRow& row);
   void append_epoch(const EpochRow& row);                          // also flushes the file

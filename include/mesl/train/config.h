@@ -1,6 +1,6 @@
 #pragma once
 // Everything a training run is configured with. Options the user leaves unset take the model's defaults from
-// the seed paper's code (experiments.md): resolve_defaults() fills them in, validate() refuses what cannot work.
+// the seed paper's code (docs/results.md): resolve_defaults() fills them in, validate() refuses what cannot work.
 // The whole resolved configuration is stored as JSON in the metrics file (root attribute `config`).
 #include <cstdint>
 #include <optional>
@@ -68,6 +68,7 @@ struct TrainConfig {
 
   // Output
   std::string output = "mesl-train.h5";
+  bool overwrite = false;            // replace an existing --output (otherwise refused, unless resumed)
   double link_mbps = 100;
   double link_latency_ms = 0;
   bool quiet = false;                // no per-epoch progress lines
@@ -86,7 +87,7 @@ int64_t participants_per_round(const TrainConfig& config);
 // The folder spilled client states go to: --state-dir, or "<output>.states" beside the metrics file.
 std::string state_dir(const TrainConfig& config);
 
-// Fills every unset option with the model's default (experiments.md). `world_size` is the MPI world (1 for local).
+// Fills every unset option with the model's default (docs/cli.md). `world_size` is the MPI world (1 for local).
 TrainConfig resolve_defaults(TrainConfig config, int world_size);
 // Throws ConfigError naming the option and the fix.
 void validate(const TrainConfig& config, int world_size);
