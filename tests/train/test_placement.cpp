@@ -66,6 +66,7 @@ TrainConfig small(const std::string& topology, int64_t clients, const std::strin
   c.codec = codec::parse_spec("rt:keep=0.05");  // a random stream per client: placement must not mix them up
   c.codec.seed(3);
   c.output = output;
+  c.overwrite = true;  // one file per topology, written again by each placement
   return c;
 }
 
