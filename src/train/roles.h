@@ -1,5 +1,5 @@
 #pragma once
-// The parts of a run (private to the train library): the coordinator on rank 0 (server_role.cpp), a client rank
+// The parts of a run (private to the train library): the coordinator on rank 0 (coordinator.h), a client rank
 // (client_role.cpp) and the one-process runner (local.cpp), and what they share.
 #include <chrono>
 #include <memory>
