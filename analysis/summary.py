@@ -14,7 +14,7 @@ examples:
 import sys
 
 from meslcli import add_where, make_parser, run_main
-from mesllabel import format_number, parse_codec_spec
+from mesllabel import format_bpe, parse_codec_spec
 from meslrun import load_runs, select_runs
 from mesltext import fmt, fmt_mb, fmt_percent, format_table, write_csv
 
@@ -50,7 +50,7 @@ def table_row(row):
     settings = ",".join(f"{k}={v}" if v else k for k, v in params.items()) or "-"
     cut = "-" if row["cut"] is None else (f"{row['cut']} ({row['cut_preset']})" if row["cut_preset"]
                                          else str(row["cut"]))
-    return [row["file"], row["method"], settings, "-" if row["bpe"] is None else format_number(row["bpe"]),
+    return [row["file"], row["method"], settings, "-" if row["bpe"] is None else format_bpe(row["bpe"]),
             row["model"] or "-", row["dataset"] or "-", cut, row["topology"] or "-",
             "-" if row["clients"] is None else row["clients"],
             "-" if row["client_ranks"] is None else row["client_ranks"],
